@@ -1,0 +1,63 @@
+"""The one place secrets are turned into something safe to show."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable, Mapping
+
+SECRET_HEADERS = frozenset(
+    {
+        "x-api-key",
+        "authorization",
+        "proxy-authorization",
+        "x-ccm-key",
+        "cookie",
+        "set-cookie",
+        "x-goog-api-key",
+    }
+)
+
+# Anthropic keys and tokens, bearer-looking values and long opaque strings in free text.
+_SECRET_IN_TEXT = re.compile(
+    r"(sk-ant-[A-Za-z0-9]{2,8}-[A-Za-z0-9_\-]{8,}|sk-[A-Za-z0-9_\-]{16,}"
+    r"|(?<=Bearer )[A-Za-z0-9._\-]{12,})"
+)
+
+
+def mask(secret: str | None) -> str:
+    """`sk-ant-api03-…x7Qd`: enough to tell keys apart, never enough to use one."""
+    if not secret:
+        return ""
+    if len(secret) <= 8:
+        return "…" + "*" * min(len(secret), 4)
+    prefix_end = 0
+    if secret.startswith("sk-ant-"):
+        parts = secret.split("-", 3)
+        prefix_end = len("-".join(parts[:3])) + 1 if len(parts) > 3 else 7
+    elif secret.startswith("sk-"):
+        prefix_end = 3
+    prefix = secret[:prefix_end] if prefix_end < len(secret) - 8 else ""
+    return f"{prefix}…{secret[-4:]}"
+
+
+def mask_text(text: str) -> str:
+    """Masks anything in free text (error messages, logs) that looks like a key or token."""
+    return _SECRET_IN_TEXT.sub(lambda m: mask(m.group(0)), text)
+
+
+def mask_headers(
+    headers: Mapping[str, str] | Iterable[tuple[str, str]],
+) -> tuple[tuple[str, str], ...]:
+    items = headers.items() if isinstance(headers, Mapping) else headers
+    out: list[tuple[str, str]] = []
+    for name, value in items:
+        lower = name.lower()
+        if lower in SECRET_HEADERS:
+            if lower in ("authorization", "proxy-authorization") and " " in value:
+                scheme, _, credential = value.partition(" ")
+                out.append((name, f"{scheme} {mask(credential)}"))
+            else:
+                out.append((name, mask(value)))
+        else:
+            out.append((name, mask_text(value)))
+    return tuple(out)
