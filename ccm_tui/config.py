@@ -335,9 +335,12 @@ class _Loader:
         )
         host = self.get(table, "host", str, "127.0.0.1", "[server]", loc, "a host name or address")
         port = self.get(table, "port", int, DEFAULT_PORT, "[server]", loc, "a port number")
-        if not 0 < port < 65536:
+        if not 0 <= port < 65536:
             self.problem(
-                "[server] port", f"expected a port from 1 to 65535, found {port}", *loc, "port"
+                "[server] port",
+                f"expected a port from 0 (any free port) to 65535, found {port}",
+                *loc,
+                "port",
             )
             port = DEFAULT_PORT
         raw_key = self.get(table, "api_key", str, None, "[server]", loc, "a string")

@@ -1,0 +1,400 @@
+"""MonitorState: the picture of the proxy that the TUI draws and `/_ccm/state` serves.
+
+It is built only by folding events, so a remote watcher (`ccm-tui attach`) that starts
+from a snapshot and folds the same events sees the same picture.
+"""
+
+from __future__ import annotations
+
+import time
+from collections import OrderedDict, deque
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from ccm_tui.events import (
+    AttemptFailed,
+    AttemptStarted,
+    AuthMode,
+    BlockView,
+    BreakerState,
+    Event,
+    Failure,
+    Notice,
+    ProviderCountersReset,
+    ProviderStateChanged,
+    RequestFinished,
+    RequestStarted,
+    ResponseStarted,
+    StreamProgressed,
+    TokenStateChanged,
+    event_from_dict,
+    event_to_dict,
+)
+
+RATE_WINDOWS = (60.0, 300.0)
+
+
+@dataclass(slots=True)
+class AttemptView:
+    attempt: int
+    provider: str
+    actual_model: str
+    auth: AuthMode
+    failure: Failure | None = None  # None while in flight; OK once it answered
+    status: int | None = None
+    message: str = ""
+    retry_after_s: float | None = None
+    duration_ms: float | None = None
+
+
+@dataclass(slots=True)
+class RequestView:
+    request_id: str
+    at: float
+    method: str
+    path: str
+    requested_model: str
+    routed_model: str
+    route_reason: str
+    stream: bool
+    message_count: int
+    tool_count: int
+    user_agent: str
+    headers: tuple[tuple[str, str], ...]
+    attempts: list[AttemptView] = field(default_factory=list)
+    provider: str = ""
+    actual_model: str = ""
+    status: int | None = None
+    outcome: Failure | None = None  # None while in flight
+    ttfb_ms: float | None = None
+    duration_ms: float | None = None
+    input_tokens: int = 0
+    output_tokens: int = 0
+    cache_read_tokens: int = 0
+    cache_creation_tokens: int = 0
+    stop_reason: str = ""
+    error_message: str = ""
+    blocks: tuple[BlockView, ...] = ()
+
+    @property
+    def finished(self) -> bool:
+        return self.outcome is not None
+
+    @property
+    def streaming(self) -> bool:
+        return self.ttfb_ms is not None and self.outcome is None
+
+
+@dataclass(slots=True)
+class ProviderStats:
+    name: str
+    enabled: bool = True
+    auth: AuthMode = AuthMode.APIKEY
+    breaker: BreakerState = BreakerState.CLOSED
+    breaker_until: float | None = None
+    consecutive_failures: int = 0
+    requests: int = 0
+    successes: int = 0
+    in_flight: int = 0
+    counts: dict[Failure, int] = field(default_factory=dict)
+    last_error: str = ""
+    last_error_at: float | None = None
+    # [second, attempts, failed] per second over the longest rate window: bounded at any rate
+    recent: deque[list[int]] = field(default_factory=deque)
+
+    @property
+    def failures(self) -> int:
+        return sum(n for f, n in self.counts.items() if f.counts_against_provider)
+
+    def note_outcome(self, at: float, failed: bool) -> None:
+        second = int(at)
+        if self.recent and self.recent[-1][0] == second:
+            bucket = self.recent[-1]
+        else:
+            bucket = [second, 0, 0]
+            self.recent.append(bucket)
+            horizon = second - int(RATE_WINDOWS[-1])
+            while self.recent and self.recent[0][0] <= horizon:
+                self.recent.popleft()
+        bucket[1] += 1
+        bucket[2] += failed
+
+    def error_rate(self, window_s: float, now: float) -> float | None:
+        """Share of attempts in the window that failed; None when there were none."""
+        since = int(now - window_s)
+        total = failed = 0
+        for second, attempts, failures in self.recent:
+            if second > since:
+                total += attempts
+                failed += failures
+        return failed / total if total else None
+
+
+class MonitorState:
+    def __init__(self, history: int = 1000, clock: Callable[[], float] = time.time) -> None:
+        self.history = history
+        self.clock = clock
+        self.requests: OrderedDict[str, RequestView] = OrderedDict()
+        self.providers: dict[str, ProviderStats] = {}
+        self.tokens: dict[str, TokenStateChanged] = {}
+        self.notices: deque[Notice] = deque(maxlen=50)
+        self.dropped_events = 0
+        self.evicted: list[str] = []  # request ids dropped from the ring since last asked
+
+    def provider(self, name: str) -> ProviderStats:
+        stats = self.providers.get(name)
+        if stats is None:
+            stats = self.providers[name] = ProviderStats(name)
+        return stats
+
+    def take_evicted(self) -> list[str]:
+        evicted, self.evicted = self.evicted, []
+        return evicted
+
+    # folding ----------------------------------------------------------------------------
+
+    def apply(self, event: Event) -> None:
+        handler = _HANDLERS.get(type(event))
+        if handler is not None:
+            handler(self, event)
+
+    def _request_started(self, e: RequestStarted) -> None:
+        self.requests[e.request_id] = RequestView(
+            e.request_id, e.at, e.method, e.path, e.requested_model, e.routed_model,
+            e.route_reason, e.stream, e.message_count, e.tool_count, e.user_agent, e.headers,
+        )  # fmt: skip
+        while len(self.requests) > self.history:
+            old_id, _ = self.requests.popitem(last=False)
+            self.evicted.append(old_id)
+
+    def _attempt_started(self, e: AttemptStarted) -> None:
+        request = self.requests.get(e.request_id)
+        if request is not None:
+            request.attempts.append(AttemptView(e.attempt, e.provider, e.actual_model, e.auth))
+            request.provider = e.provider
+            request.actual_model = e.actual_model
+        stats = self.provider(e.provider)
+        stats.requests += 1
+        stats.in_flight += 1
+
+    def _finish_attempt(self, provider: str, failure: Failure, message: str, at: float) -> None:
+        stats = self.provider(provider)
+        stats.in_flight = max(0, stats.in_flight - 1)
+        stats.counts[failure] = stats.counts.get(failure, 0) + 1
+        if failure is Failure.OK:
+            stats.successes += 1
+        elif failure.counts_against_provider:
+            stats.last_error = message
+            stats.last_error_at = at
+        if failure is Failure.OK or failure.counts_against_provider:
+            stats.note_outcome(at, failure is not Failure.OK)
+
+    def _attempt_failed(self, e: AttemptFailed) -> None:
+        request = self.requests.get(e.request_id)
+        if request is not None:
+            for attempt in request.attempts:
+                if attempt.attempt == e.attempt:
+                    attempt.failure = e.failure
+                    attempt.status = e.status
+                    attempt.message = e.message
+                    attempt.retry_after_s = e.retry_after_s
+                    attempt.duration_ms = e.duration_ms
+        self._finish_attempt(e.provider, e.failure, f"{e.failure.value}: {e.message}", self.clock())
+
+    def _response_started(self, e: ResponseStarted) -> None:
+        request = self.requests.get(e.request_id)
+        if request is not None:
+            request.ttfb_ms = e.ttfb_ms
+            request.status = e.status
+            for attempt in request.attempts:
+                if attempt.attempt == e.attempt:
+                    attempt.status = e.status
+
+    def _stream_progressed(self, e: StreamProgressed) -> None:
+        request = self.requests.get(e.request_id)
+        if request is not None:
+            request.output_tokens = e.output_tokens
+            request.blocks = e.blocks
+
+    def _request_finished(self, e: RequestFinished) -> None:
+        request = self.requests.get(e.request_id)
+        if request is None:
+            return
+        request.status = e.status
+        request.outcome = e.outcome
+        request.provider = e.provider or request.provider
+        request.actual_model = e.actual_model or request.actual_model
+        request.input_tokens = e.input_tokens
+        request.output_tokens = e.output_tokens
+        request.cache_read_tokens = e.cache_read_tokens
+        request.cache_creation_tokens = e.cache_creation_tokens
+        request.stop_reason = e.stop_reason
+        request.duration_ms = e.duration_ms
+        request.error_message = e.error_message
+        if e.blocks:
+            request.blocks = e.blocks
+        # The attempt that answered (or was cut off mid-stream) ends with the request.
+        last = request.attempts[-1] if request.attempts else None
+        if last is not None and last.failure is None:
+            last.failure = e.outcome
+            last.status = e.status
+            last.message = e.error_message
+            last.duration_ms = e.duration_ms
+            self._finish_attempt(last.provider, e.outcome, e.error_message, self.clock())
+
+    def _provider_state(self, e: ProviderStateChanged) -> None:
+        stats = self.provider(e.provider)
+        stats.enabled = e.enabled
+        stats.breaker = e.breaker
+        stats.breaker_until = e.breaker_until
+        stats.consecutive_failures = e.consecutive_failures
+        stats.auth = e.auth
+
+    def _counters_reset(self, e: ProviderCountersReset) -> None:
+        old = self.provider(e.provider)
+        fresh = ProviderStats(e.provider, old.enabled, old.auth, old.breaker, old.breaker_until)
+        fresh.in_flight = old.in_flight
+        self.providers[e.provider] = fresh
+
+    def _token_state(self, e: TokenStateChanged) -> None:
+        self.tokens[e.token_id] = e
+
+    def _notice(self, e: Notice) -> None:
+        self.notices.append(e)
+
+    # snapshots ----------------------------------------------------------------------------
+
+    def snapshot(self) -> dict[str, Any]:
+        """JSON-ready picture; everything in it is already masked."""
+        now = self.clock()
+        return {
+            "at": now,
+            "providers": {name: _provider_dict(s, now) for name, s in self.providers.items()},
+            "requests": [_request_dict(r) for r in reversed(self.requests.values())],
+            "tokens": [event_to_dict(t) for t in self.tokens.values()],
+            "notices": [event_to_dict(n) for n in self.notices],
+            "dropped_events": self.dropped_events,
+        }
+
+    @classmethod
+    def from_snapshot(
+        cls, data: dict[str, Any], history: int = 1000, clock: Callable[[], float] = time.time
+    ) -> MonitorState:
+        state = cls(history, clock)
+        for name, p in data.get("providers", {}).items():
+            stats = state.provider(name)
+            stats.enabled = bool(p.get("enabled", True))
+            stats.auth = AuthMode(p.get("auth", "apikey"))
+            stats.breaker = BreakerState(p["breaker"]["state"])
+            stats.breaker_until = p["breaker"].get("until")
+            stats.consecutive_failures = int(p.get("consecutive_failures", 0))
+            stats.requests = int(p.get("requests", 0))
+            stats.successes = int(p.get("successes", 0))
+            stats.in_flight = int(p.get("in_flight", 0))
+            stats.counts = {Failure(k): int(v) for k, v in p.get("counts", {}).items()}
+            stats.last_error = p.get("last_error", "")
+            stats.last_error_at = p.get("last_error_at")
+            stats.recent = deque([int(b[0]), int(b[1]), int(b[2])] for b in p.get("recent", []))
+        for r in reversed(data.get("requests", [])):
+            view = RequestView(
+                **{k: v for k, v in r.items() if k not in _REQUEST_SPECIAL},
+                headers=tuple(tuple(h) for h in r.get("headers", [])),  # type: ignore[misc]
+                attempts=[
+                    AttemptView(
+                        **{
+                            **a,
+                            "auth": AuthMode(a["auth"]),
+                            "failure": Failure(a["failure"]) if a.get("failure") else None,
+                        }
+                    )
+                    for a in r.get("attempts", [])
+                ],
+                outcome=Failure(r["outcome"]) if r.get("outcome") else None,
+                blocks=tuple(BlockView(**b) for b in r.get("blocks", [])),
+            )
+            state.requests[view.request_id] = view
+        for t in data.get("tokens", []):
+            state._token_state(event_from_dict(t))  # type: ignore[arg-type]
+        state.dropped_events = int(data.get("dropped_events", 0))
+        return state
+
+
+_REQUEST_SPECIAL = {"headers", "attempts", "outcome", "blocks"}
+
+
+def _request_dict(r: RequestView) -> dict[str, Any]:
+    return {
+        "request_id": r.request_id,
+        "at": r.at,
+        "method": r.method,
+        "path": r.path,
+        "requested_model": r.requested_model,
+        "routed_model": r.routed_model,
+        "route_reason": r.route_reason,
+        "stream": r.stream,
+        "message_count": r.message_count,
+        "tool_count": r.tool_count,
+        "user_agent": r.user_agent,
+        "headers": [list(h) for h in r.headers],
+        "attempts": [
+            {
+                "attempt": a.attempt,
+                "provider": a.provider,
+                "actual_model": a.actual_model,
+                "auth": a.auth.value,
+                "failure": a.failure.value if a.failure else None,
+                "status": a.status,
+                "message": a.message,
+                "retry_after_s": a.retry_after_s,
+                "duration_ms": a.duration_ms,
+            }
+            for a in r.attempts
+        ],
+        "provider": r.provider,
+        "actual_model": r.actual_model,
+        "status": r.status,
+        "outcome": r.outcome.value if r.outcome else None,
+        "ttfb_ms": r.ttfb_ms,
+        "duration_ms": r.duration_ms,
+        "input_tokens": r.input_tokens,
+        "output_tokens": r.output_tokens,
+        "cache_read_tokens": r.cache_read_tokens,
+        "cache_creation_tokens": r.cache_creation_tokens,
+        "stop_reason": r.stop_reason,
+        "error_message": r.error_message,
+        "blocks": [{"kind": b.kind, "name": b.name, "text": b.text} for b in r.blocks],
+    }
+
+
+def _provider_dict(s: ProviderStats, now: float) -> dict[str, Any]:
+    return {
+        "enabled": s.enabled,
+        "auth": s.auth.value,
+        "requests": s.requests,
+        "successes": s.successes,
+        "failures": s.failures,
+        "in_flight": s.in_flight,
+        "counts": {f.value: n for f, n in s.counts.items()},
+        "consecutive_failures": s.consecutive_failures,
+        "breaker": {"state": s.breaker.value, "until": s.breaker_until},
+        "error_rate_1m": s.error_rate(60, now),
+        "error_rate_5m": s.error_rate(300, now),
+        "last_error": s.last_error,
+        "last_error_at": s.last_error_at,
+        "recent": [list(b) for b in s.recent],
+    }
+
+
+_HANDLERS: dict[type, Callable[[MonitorState, Any], None]] = {
+    RequestStarted: MonitorState._request_started,
+    AttemptStarted: MonitorState._attempt_started,
+    AttemptFailed: MonitorState._attempt_failed,
+    ResponseStarted: MonitorState._response_started,
+    StreamProgressed: MonitorState._stream_progressed,
+    RequestFinished: MonitorState._request_finished,
+    ProviderStateChanged: MonitorState._provider_state,
+    ProviderCountersReset: MonitorState._counters_reset,
+    TokenStateChanged: MonitorState._token_state,
+    Notice: MonitorState._notice,
+}

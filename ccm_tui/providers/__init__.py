@@ -1,0 +1,1 @@
+"""Provider types and how each authenticates upstream."""

@@ -1,0 +1,1 @@
+"""The aiohttp proxy: routing, forwarding, failover. Never imports Textual."""

@@ -1,0 +1,115 @@
+"""`/_ccm/*`: the proxy's state and event stream for watchers, and its switches.
+
+`ccm-tui attach` uses exactly these, so a TUI in another terminal (or on another
+machine) can do everything the local one can.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from typing import TYPE_CHECKING
+
+import orjson
+from aiohttp import web
+
+from ccm_tui.config import ConfigError
+from ccm_tui.events import event_to_dict
+from ccm_tui.proxy.errors import error_response
+
+if TYPE_CHECKING:
+    from ccm_tui.proxy.app import Proxy
+
+KEEPALIVE_S = 15.0
+EVENTS_QUEUE = 20_000
+
+
+def _json(data: object, status: int = 200) -> web.Response:
+    return web.Response(status=status, body=orjson.dumps(data), content_type="application/json")
+
+
+def add_admin_routes(app: web.Application, proxy: Proxy) -> None:
+    from ccm_tui.proxy.app import PROXY_KEY_HELP, authorized
+
+    def guard(request: web.Request) -> web.Response | None:
+        return None if authorized(proxy, request) else error_response(401, PROXY_KEY_HELP)
+
+    def snapshot() -> dict[str, object]:
+        proxy.state.dropped_events = proxy.bus.dropped
+        return proxy.state.snapshot()
+
+    async def state(request: web.Request) -> web.Response:
+        return guard(request) or _json(snapshot())
+
+    async def events(request: web.Request) -> web.StreamResponse:
+        refused = guard(request)
+        if refused is not None:
+            return refused
+        subscription = proxy.bus.subscribe(EVENTS_QUEUE)
+        response = web.StreamResponse(
+            headers={"Content-Type": "text/event-stream", "Cache-Control": "no-cache"}
+        )
+        try:
+            await response.prepare(request)
+            await response.write(b"event: snapshot\ndata: " + orjson.dumps(snapshot()) + b"\n\n")
+            while True:
+                try:
+                    async with asyncio.timeout(KEEPALIVE_S):
+                        batch = await subscription.get_batch()
+                except TimeoutError:
+                    await response.write(b": keepalive\n\n")
+                    continue
+                frames = b"".join(
+                    b"event: event\ndata: " + orjson.dumps(event_to_dict(e)) + b"\n\n"
+                    for e in batch
+                )
+                await response.write(frames)
+        except (ConnectionResetError, asyncio.CancelledError):
+            pass
+        finally:
+            subscription.close()
+        with contextlib.suppress(ConnectionResetError):
+            await response.write_eof()
+        return response
+
+    async def provider_action(request: web.Request) -> web.Response:
+        refused = guard(request)
+        if refused is not None:
+            return refused
+        name = request.match_info["name"]
+        action = request.match_info["action"]
+        try:
+            if action == "enable":
+                message = proxy.set_enabled(name, True)
+            elif action == "disable":
+                message = proxy.set_enabled(name, False)
+            elif action == "reset":
+                message = proxy.reset_counters(name)
+            elif action == "derive-key":
+                message = await proxy.credentials.switch_to_derived(name)
+            elif action == "use-oauth":
+                message = await proxy.credentials.switch_to_oauth(name)
+            else:
+                return error_response(404, f"unknown action {action}")
+        except KeyError as err:
+            return error_response(404, str(err.args[0]))
+        except ValueError as err:
+            return _json({"ok": False, "message": str(err)}, status=409)
+        return _json({"ok": True, "message": message})
+
+    async def reload(request: web.Request) -> web.Response:
+        refused = guard(request)
+        if refused is not None:
+            return refused
+        try:
+            message = proxy.reload()
+        except ConfigError as err:
+            return _json({"ok": False, "message": str(err)}, status=422)
+        except ValueError as err:
+            return _json({"ok": False, "message": str(err)}, status=409)
+        return _json({"ok": True, "message": message})
+
+    app.router.add_get("/_ccm/state", state)
+    app.router.add_get("/_ccm/events", events)
+    app.router.add_post("/_ccm/providers/{name}/{action}", provider_action)
+    app.router.add_post("/_ccm/reload", reload)

@@ -1,0 +1,89 @@
+"""The request body: parsed once, and only `model` rewritten, in place, byte for byte.
+
+Re-serialising a body loses nothing JSON cares about but changes its bytes (escapes,
+spacing, number forms) and costs milliseconds on a 1 MB conversation. So the new model
+name is spliced into the original bytes wherever the top-level `"model"` value can be
+found unambiguously; only when it cannot is the parsed body serialised again.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+import orjson
+
+_STRING = re.compile(rb'"(?:[^"\\]|\\.)*"', re.DOTALL)
+_COLON = re.compile(rb"\s*:\s*")
+_OPENING = re.compile(rb"\s*\{\s*")
+_KEY = b'"model"'
+
+
+class BodyError(ValueError):
+    """The body is not a JSON object the Messages API could accept."""
+
+
+def parse_body(raw: bytes) -> dict[str, Any]:
+    if not raw:
+        raise BodyError("request body is empty: expected a JSON object")
+    try:
+        body = orjson.loads(raw)
+    except orjson.JSONDecodeError as err:
+        raise BodyError(f"request body is not valid JSON: {err}") from None
+    if not isinstance(body, dict):
+        raise BodyError("request body must be a JSON object")
+    return body
+
+
+def dumps(body: dict[str, Any]) -> bytes:
+    try:
+        return orjson.dumps(body)
+    except TypeError:  # integers beyond 64 bits: the standard library can write them
+        import json
+
+        return json.dumps(body, ensure_ascii=False, separators=(",", ":")).encode()
+
+
+def _model_values(raw: bytes, old: str) -> list[tuple[int, int]]:
+    """Spans of string values of `"model"` keys equal to `old`, wherever they are nested."""
+    spans: list[tuple[int, int]] = []
+    start = raw.find(_KEY)
+    while start >= 0:
+        backslashes = 0
+        i = start - 1
+        while i >= 0 and raw[i] == 0x5C:  # an escaped quote is inside some other string
+            backslashes += 1
+            i -= 1
+        end = start + len(_KEY)
+        colon = _COLON.match(raw, end) if backslashes % 2 == 0 else None
+        if colon is not None:
+            value = _STRING.match(raw, colon.end())
+            if value is not None:
+                try:
+                    if orjson.loads(value.group(0)) == old:
+                        spans.append((value.start(), value.end()))
+                except orjson.JSONDecodeError:
+                    pass
+        start = raw.find(_KEY, end)
+    return spans
+
+
+def with_model(raw: bytes, body: dict[str, Any], model: str) -> bytes:
+    """`raw` with the top-level `model` set to `model`, every other byte unchanged if possible."""
+    old = body.get("model")
+    if old == model:
+        return raw
+    new_value = orjson.dumps(model)
+    if isinstance(old, str):
+        spans = _model_values(raw, old)
+        span: tuple[int, int] | None = None
+        if len(spans) == 1:
+            span = spans[0]
+        elif spans:
+            # Claude Code sends `model` first, and a first key cannot be a nested one.
+            opening = _OPENING.match(raw)
+            if opening is not None and raw.startswith(_KEY, opening.end()):
+                span = spans[0]
+        if span is not None:
+            return raw[: span[0]] + new_value + raw[span[1] :]
+    return dumps({**body, "model": model})

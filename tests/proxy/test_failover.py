@@ -1,0 +1,300 @@
+"""Every failure class, the fallback chain, the breaker and the errors clients see."""
+
+from __future__ import annotations
+
+import asyncio
+import socket
+
+import aiohttp
+import anthropic
+import pytest
+from conftest import HELLO, two_provider_config
+
+from ccm_tui.events import AttemptFailed, BreakerState, Failure, RequestFinished
+from ccm_tui.sim import Simulator
+
+MODEL = "claude-sonnet-9"
+
+
+def client(proxy, **kwargs) -> anthropic.AsyncAnthropic:
+    return anthropic.AsyncAnthropic(base_url=proxy.url, api_key="k", max_retries=0, **kwargs)
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+async def post(proxy, body: dict, path: str = "/v1/messages") -> tuple[int, dict, bytes]:
+    async with (
+        aiohttp.ClientSession() as session,
+        session.post(proxy.url + path, json=body) as response,
+    ):
+        return response.status, dict(response.headers), await response.read()
+
+
+FAILOVER_CASES = [
+    ({"status": 529}, Failure.OVERLOADED, 529),
+    ({"status": 429, "retry_after": 5}, Failure.RATE_LIMITED, 429),
+    ({"status": 500}, Failure.SERVER_ERROR, 500),
+    ({"status": 503}, Failure.SERVER_ERROR, 503),
+    ({"status": 401}, Failure.AUTH_ERROR, 401),
+    ({"status": 403}, Failure.AUTH_ERROR, 403),
+    ({"status": 404}, Failure.MODEL_NOT_FOUND, 404),
+    (
+        {
+            "status": 400,
+            "error_message": "This credential is only authorized for use with Claude Code "
+            "and cannot be used for other API requests.",
+        },
+        Failure.OAUTH_SCOPE,
+        400,
+    ),
+    ({"refuse": True}, Failure.SERVER_ERROR, None),
+]
+
+
+async def test_malformed_json_answer_fails_over(sim, proxy):
+    sim.scenario("primary", malformed=True)
+    reply = await client(proxy).messages.create(model=MODEL, max_tokens=8, messages=HELLO)
+    assert reply.content[0].text == sim.text("secondary")
+    failed = proxy.log.of(AttemptFailed)[0]
+    assert (failed.failure, failed.status) == (Failure.SERVER_ERROR, 200)
+
+
+@pytest.mark.parametrize("stream", [False, True], ids=["json", "stream"])
+@pytest.mark.parametrize(("fault", "failure", "status"), FAILOVER_CASES, ids=lambda v: str(v))
+async def test_failure_before_first_byte_fails_over(sim, proxy, fault, failure, status, stream):
+    sim.scenario("primary", **fault)
+    if stream:
+        async with client(proxy).messages.stream(model=MODEL, max_tokens=8, messages=HELLO) as s:
+            text = "".join([t async for t in s.text_stream])
+    else:
+        reply = await client(proxy).messages.create(model=MODEL, max_tokens=8, messages=HELLO)
+        text = reply.content[0].text
+    assert text == sim.text("secondary")
+    failed = proxy.log.of(AttemptFailed)
+    assert [(f.provider, f.failure, f.status) for f in failed] == [("primary", failure, status)]
+    counts = proxy.state.snapshot()["providers"]["primary"]["counts"]
+    assert counts[failure.value] == 1
+
+
+async def test_connection_refused_is_a_connect_error(sim, make_proxy):
+    config = two_provider_config(sim).replace(sim.url("primary"), f"http://127.0.0.1:{free_port()}")
+    proxy = await make_proxy(config)
+    reply = await client(proxy).messages.create(model=MODEL, max_tokens=8, messages=HELLO)
+    assert reply.content[0].text == sim.text("secondary")
+    assert proxy.log.of(AttemptFailed)[0].failure is Failure.CONNECT_ERROR
+
+
+async def test_no_first_byte_within_the_timeout_fails_over(sim, make_proxy):
+    proxy = await make_proxy(
+        two_provider_config(sim, extra="").replace(
+            "port = 0", "port = 0\n[server.timeouts]\nfirst_byte_timeout_ms = 300"
+        )
+    )
+    sim.scenario("primary", first_byte_delay_ms=5000)
+    async with client(proxy).messages.stream(model=MODEL, max_tokens=8, messages=HELLO) as s:
+        text = "".join([t async for t in s.text_stream])
+    assert text == sim.text("secondary")
+    failed = proxy.log.of(AttemptFailed)[0]
+    assert failed.failure is Failure.TIMEOUT
+    assert "0.3 s" in failed.message
+
+
+async def test_client_error_is_returned_verbatim_and_not_failed_over(sim, proxy):
+    sim.scenario("primary", status=400, error_message="max_tokens: must be at least 1")
+    with pytest.raises(anthropic.BadRequestError) as caught:
+        await client(proxy).messages.create(model=MODEL, max_tokens=8, messages=HELLO)
+    assert caught.value.body["error"]["message"] == "max_tokens: must be at least 1"
+    assert "ccm_attempts" not in caught.value.body
+    assert sim.requests("secondary") == []
+    primary = proxy.state.snapshot()["providers"]["primary"]
+    assert primary["consecutive_failures"] == 0
+    assert primary["failures"] == 0
+
+
+async def test_when_all_fail_the_last_upstream_error_comes_back_unchanged(sim, proxy):
+    sim.scenario("primary", status=529)
+    sim.scenario(
+        "secondary", status=429, retry_after=17, error_message="Number of requests exceeded"
+    )
+    with pytest.raises(anthropic.RateLimitError) as caught:
+        await client(proxy).messages.create(model=MODEL, max_tokens=8, messages=HELLO)
+    error = caught.value
+    assert error.status_code == 429
+    assert error.body["error"] == {
+        "type": "rate_limit_error",
+        "message": "Number of requests exceeded",
+    }
+    assert error.response.headers["retry-after"] == "17"
+    attempts = error.body["ccm_attempts"]
+    assert [(a["provider"], a["class"], a["status"]) for a in attempts] == [
+        ("primary", "overloaded", 529),
+        ("secondary", "rate_limited", 429),
+    ]
+    finished = await proxy.log.wait_for(lambda e: isinstance(e, RequestFinished))
+    assert finished.outcome is Failure.RATE_LIMITED
+
+
+async def test_when_no_upstream_answers_the_client_gets_502(sim, make_proxy):
+    config = (
+        two_provider_config(sim)
+        .replace(sim.url("primary"), f"http://127.0.0.1:{free_port()}")
+        .replace(sim.url("secondary"), f"http://127.0.0.1:{free_port()}")
+    )
+    proxy = await make_proxy(config)
+    with pytest.raises(anthropic.APIStatusError) as caught:
+        await client(proxy).messages.create(model=MODEL, max_tokens=8, messages=HELLO)
+    assert caught.value.status_code == 502
+    assert caught.value.body["error"]["type"] == "api_error"
+    assert len(caught.value.body["ccm_attempts"]) == 2
+
+
+async def test_when_every_upstream_times_out_the_client_gets_504(sim, make_proxy):
+    config = two_provider_config(sim).replace(
+        "port = 0", "port = 0\n[server.timeouts]\napi_timeout_ms = 200"
+    )
+    proxy = await make_proxy(config)
+    sim.scenario("primary", latency_ms=3000)
+    sim.scenario("secondary", latency_ms=3000)
+    status, _, body = await post(proxy, {"model": MODEL, "max_tokens": 8, "messages": HELLO})
+    assert status == 504
+    assert b"timeout_error" in body
+
+
+async def test_mid_stream_disconnect_gives_the_client_an_sse_error(sim, proxy):
+    sim.scenario("primary", disconnect_after_events=4)
+    with pytest.raises(anthropic.APIStatusError) as caught:
+        async with client(proxy).messages.stream(model=MODEL, max_tokens=8, messages=HELLO) as s:
+            async for _ in s.text_stream:
+                pass
+    assert "ccm-tui" in str(caught.value)
+    assert sim.requests("secondary") == []
+    finished = await proxy.log.wait_for(lambda e: isinstance(e, RequestFinished))
+    assert finished.outcome is Failure.STREAM_ERROR
+
+
+async def test_stalled_stream_is_ended_with_an_error_event(sim, make_proxy):
+    config = two_provider_config(sim).replace(
+        "port = 0", "port = 0\n[server.timeouts]\nstream_idle_timeout_ms = 300"
+    )
+    proxy = await make_proxy(config)
+    sim.scenario("primary", stall_after_events=3)
+    body = {"model": MODEL, "max_tokens": 8, "messages": HELLO, "stream": True}
+    status, _, raw = await post(proxy, body)
+    assert status == 200
+    frames = [f for f in raw.split(b"\n\n") if f]
+    assert frames[-1].startswith(b"event: error\ndata: ")
+    assert b"stream stalled" in frames[-1]
+    await sim.wait_in_flight("primary", 0)
+
+
+async def test_client_disconnect_cancels_the_upstream_request(sim, proxy):
+    sim.scenario("primary", stall_after_events=2)
+    body = {"model": MODEL, "max_tokens": 8, "messages": HELLO, "stream": True}
+    async with aiohttp.ClientSession() as session:
+        response = await session.post(proxy.url + "/v1/messages", json=body)
+        await response.content.readuntil(b"\n\n")
+        await sim.wait_in_flight("primary", 1)
+        response.close()
+    await sim.wait_in_flight("primary", 0)
+    finished = await proxy.log.wait_for(lambda e: isinstance(e, RequestFinished))
+    assert finished.outcome is Failure.CANCELLED
+
+
+async def test_client_disconnect_before_the_answer_cancels_upstream(sim, proxy):
+    sim.scenario("primary", latency_ms=30_000)
+    body = {"model": MODEL, "max_tokens": 8, "messages": HELLO}
+    async with aiohttp.ClientSession() as session:
+        task = asyncio.ensure_future(session.post(proxy.url + "/v1/messages", json=body))
+        await sim.wait_in_flight("primary", 1)
+        task.cancel()
+    await sim.wait_in_flight("primary", 0)
+    finished = await proxy.log.wait_for(lambda e: isinstance(e, RequestFinished))
+    assert finished.outcome is Failure.CANCELLED
+    assert sim.requests("secondary") == []
+
+
+async def test_breaker_opens_after_three_failures_and_skips_the_provider(sim, proxy):
+    sim.scenario("primary", status=500)
+    for _ in range(3):
+        await client(proxy).messages.create(model=MODEL, max_tokens=8, messages=HELLO)
+    assert proxy.breaker("primary").peek_state() is BreakerState.OPEN
+    sim.clear_requests()
+    reply = await client(proxy).messages.create(model=MODEL, max_tokens=8, messages=HELLO)
+    assert reply.content[0].text == sim.text("secondary")
+    assert sim.requests("primary") == []
+    state = proxy.state.snapshot()["providers"]["primary"]
+    assert state["breaker"]["state"] == "open"
+    assert state["breaker"]["until"] is not None
+
+
+async def test_retry_after_opens_the_breaker_for_that_long_without_sleeping(sim, proxy):
+    sim.scenario("primary", status=429, retry_after=120)
+    loop = asyncio.get_running_loop()
+    started = loop.time()
+    await client(proxy).messages.create(model=MODEL, max_tokens=8, messages=HELLO)
+    assert loop.time() - started < 5
+    breaker = proxy.breaker("primary")
+    assert breaker.peek_state() is BreakerState.OPEN
+    assert 110 < breaker.remaining_s() <= 120
+
+
+async def test_when_every_breaker_is_open_the_providers_are_tried_anyway(sim, proxy):
+    for name in ("primary", "secondary"):
+        sim.scenario(name, status=429, retry_after=60)
+    for _ in range(2):
+        with pytest.raises(anthropic.RateLimitError):
+            await client(proxy).messages.create(model=MODEL, max_tokens=8, messages=HELLO)
+    sim.scenario("primary")
+    reply = await client(proxy).messages.create(model=MODEL, max_tokens=8, messages=HELLO)
+    assert reply.content[0].text == sim.text("primary")
+
+
+async def test_disabled_provider_is_skipped(sim, proxy):
+    proxy.set_enabled("primary", False)
+    reply = await client(proxy).messages.create(model=MODEL, max_tokens=8, messages=HELLO)
+    assert reply.content[0].text == sim.text("secondary")
+    assert sim.requests("primary") == []
+
+
+async def test_unknown_model_is_404_naming_the_configured_models(sim, proxy):
+    with pytest.raises(anthropic.NotFoundError) as caught:
+        await client(proxy).messages.create(model="gpt-4o", max_tokens=8, messages=HELLO)
+    assert "sonnet" in caught.value.body["error"]["message"]
+
+
+@pytest.mark.parametrize(
+    ("raw", "fragment"),
+    [(b"{not json", b"not valid JSON"), (b"[1, 2]", b"JSON object"), (b"", b"empty")],
+)
+async def test_malformed_request_gets_an_anthropic_shaped_400(proxy, raw, fragment):
+    async with (
+        aiohttp.ClientSession() as session,
+        session.post(proxy.url + "/v1/messages", data=raw) as response,
+    ):
+        body = await response.json()
+    assert response.status == 400
+    assert body["type"] == "error"
+    assert body["error"]["type"] == "invalid_request_error"
+    assert fragment.decode() in body["error"]["message"]
+
+
+async def test_unknown_path_gets_an_anthropic_shaped_404(proxy):
+    async with (
+        aiohttp.ClientSession() as session,
+        session.get(proxy.url + "/v2/whatever") as response,
+    ):
+        body = await response.json()
+    assert response.status == 404
+    assert body["error"]["type"] == "not_found_error"
+
+
+async def test_a_fault_on_one_request_fails_over_only_that_request(sim: Simulator, proxy):
+    sim.scenario("primary", status=529, times=1)
+    first = await client(proxy).messages.create(model=MODEL, max_tokens=8, messages=HELLO)
+    second = await client(proxy).messages.create(model=MODEL, max_tokens=8, messages=HELLO)
+    assert first.content[0].text == sim.text("secondary")
+    assert second.content[0].text == sim.text("primary")
