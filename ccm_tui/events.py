@@ -221,6 +221,23 @@ class Notice:
     at: float
 
 
+@dataclass(frozen=True, slots=True)
+class ConnectionChanged:
+    """`ccm-tui attach` only: whether the remote proxy is reachable, and when it is tried next."""
+
+    url: str
+    connected: bool
+    message: str
+    retry_in_s: float | None
+
+
+@dataclass(frozen=True, slots=True)
+class SnapshotLoaded:
+    """The whole monitor state was replaced (attach reconnected): redraw everything."""
+
+    at: float
+
+
 Event = (
     RequestStarted
     | AttemptStarted
@@ -232,6 +249,8 @@ Event = (
     | ProviderCountersReset
     | TokenStateChanged
     | Notice
+    | ConnectionChanged
+    | SnapshotLoaded
 )
 
 EVENT_TYPES: dict[str, type] = {cls.__name__: cls for cls in typing.get_args(Event)}

@@ -263,6 +263,15 @@ class MonitorState:
     def _notice(self, e: Notice) -> None:
         self.notices.append(e)
 
+    def replace_with(self, other: MonitorState) -> None:
+        """Takes another state's contents in place, so holders of this object see them."""
+        self.requests = other.requests
+        self.providers = other.providers
+        self.tokens = other.tokens
+        self.notices = other.notices
+        self.dropped_events = other.dropped_events
+        self.evicted = []
+
     # snapshots ----------------------------------------------------------------------------
 
     def snapshot(self) -> dict[str, Any]:
