@@ -9,12 +9,13 @@ import aiohttp
 import anthropic
 import orjson
 import pytest
-from conftest import HELLO, two_provider_config
 
 from ccm_tui.config import parse_config
 from ccm_tui.events import event_from_dict
 from ccm_tui.proxy.app import Proxy, StartupError
 from ccm_tui.requestlog import RequestLogger
+
+from support import HELLO, two_provider_config
 
 PROXY_KEY = "ccm-proxy-key-0123456789abcdef"
 SECRETS = (

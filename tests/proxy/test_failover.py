@@ -8,10 +8,11 @@ import socket
 import aiohttp
 import anthropic
 import pytest
-from conftest import HELLO, two_provider_config
 
 from ccm_tui.events import AttemptFailed, BreakerState, Failure, RequestFinished
 from ccm_tui.sim import Simulator
+
+from support import HELLO, two_provider_config
 
 MODEL = "claude-sonnet-9"
 

@@ -11,10 +11,11 @@ import aiohttp
 import anthropic
 import orjson
 import pytest
-from conftest import HELLO, two_provider_config
 
 from ccm_tui.events import Failure, RequestFinished, ResponseStarted, StreamProgressed
 from ccm_tui.proxy.app import Proxy
+
+from support import HELLO, two_provider_config
 
 # A copy of ../shared/fixtures/claude-code-request.json: one real Claude Code request.
 FIXTURE = Path(__file__).parents[1] / "fixtures" / "claude-code-request.json"
