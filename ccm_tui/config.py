@@ -6,6 +6,7 @@ Each problem names the file, the line and the key, and says what was expected.
 
 from __future__ import annotations
 
+import ipaddress
 import os
 import re
 from collections.abc import Mapping
@@ -281,6 +282,16 @@ class _Loader:
             return default
         return value
 
+    def table(
+        self, parent: Mapping[str, Any], key: str, where: str, loc: tuple[Any, ...]
+    ) -> Mapping[str, Any]:
+        """A sub-table; a plain value where a table belongs is reported, not a crash."""
+        value = parent.get(key, {})
+        if isinstance(value, Mapping):
+            return value
+        self.problem(where, f"expected a table, found {value!r}", *loc)
+        return {}
+
     def resolve_env(
         self, value: str | None, where: str, loc: tuple[Any, ...], required: bool = True
     ) -> str | None:
@@ -328,7 +339,7 @@ class _Loader:
     # sections --------------------------------------------------------------------------
 
     def server(self, doc: Mapping[str, Any]) -> ServerConfig:
-        table = doc.get("server", {})
+        table = self.table(doc, "server", "[server]", ("server",))
         loc = ("server",)
         self.unknown_keys(
             table, {"host", "port", "api_key", "log_level", "timeouts"}, "[server]", loc
@@ -347,7 +358,7 @@ class _Loader:
         api_key = self.resolve_env(raw_key, "[server] api_key", (*loc, "api_key"))
         if api_key is not None and not api_key.strip():
             api_key = None
-        t = table.get("timeouts", {})
+        t = self.table(table, "timeouts", "[server] timeouts", ("server", "timeouts"))
         tloc = ("server", "timeouts")
         known_t = {
             "connect_timeout_ms",
@@ -380,7 +391,7 @@ class _Loader:
         return ServerConfig(host, port, api_key, log_level, timeouts)
 
     def breaker(self, doc: Mapping[str, Any]) -> BreakerConfig:
-        table = doc.get("breaker", {})
+        table = self.table(doc, "breaker", "[breaker]", ("breaker",))
         loc = ("breaker",)
         self.unknown_keys(table, {"failures", "cooldown_seconds"}, "[breaker]", loc)
         failures = self.get(table, "failures", int, 3, "[breaker]", loc, "a count of failures")
@@ -390,7 +401,7 @@ class _Loader:
         return BreakerConfig(max(1, failures), float(max(0, cooldown)))
 
     def router(self, doc: Mapping[str, Any]) -> RouterConfig:
-        table = doc.get("router", {})
+        table = self.table(doc, "router", "[router]", ("router",))
         loc = ("router",)
         routes = ("default", "think", "background", "websearch", "long_context", "subagent")
         known = {
@@ -463,15 +474,6 @@ class _Loader:
                     "provider_type",
                 )
                 continue
-            if ptype.format is WireFormat.OPENAI and enabled:
-                self.problem(
-                    f"{where} provider_type",
-                    f"{_q(ptype.name)} speaks OpenAI Chat Completions, which this version does not "
-                    "translate yet; use an Anthropic-format type (anthropic, z.ai, minimax, "
-                    "kimi-coding, deepseek, moonshot, openrouter) or set enabled = false",
-                    *loc,
-                    "provider_type",
-                )
             auth_raw = self.get(
                 table, "auth_type", str, "apikey", where, loc, "apikey, oauth or passthrough"
             )
@@ -485,10 +487,10 @@ class _Loader:
                 )
                 continue
             auth = AuthMode(auth_name)
-            api_key = self.get(table, "api_key", str, None, where, loc, "a key or $VARIABLE")
+            raw_key = self.get(table, "api_key", str, None, where, loc, "a key or $VARIABLE")
             # A disabled provider may name a variable that is not set (yet).
-            api_key = self.resolve_env(api_key, f"{where} api_key", (*loc, "api_key"), enabled)
-            if auth is AuthMode.APIKEY and enabled and not api_key:
+            api_key = self.resolve_env(raw_key, f"{where} api_key", (*loc, "api_key"), enabled)
+            if auth is AuthMode.APIKEY and enabled and raw_key is None:
                 self.problem(
                     f"{where} api_key",
                     'auth_type "apikey" needs api_key (a key, or "$VARIABLE")',
@@ -578,6 +580,11 @@ class _Loader:
             for m_index, m in enumerate(table.get("mappings", [])):
                 mloc = (*loc, "mappings", m_index)
                 mwhere = f"{where} mapping {m_index + 1}"
+                if not isinstance(m, Mapping):
+                    self.problem(
+                        mwhere, f"expected a [[models.mappings]] table, found {m!r}", *mloc
+                    )
+                    continue
                 self.unknown_keys(
                     m,
                     {"priority", "provider", "actual_model"} | _CCM_IGNORED["mappings"],
@@ -595,8 +602,10 @@ class _Loader:
                 )
                 provider = self.get(m, "provider", str, "", mwhere, mloc, "a provider name")
                 actual = self.get(
-                    m, "actual_model", str, "", mwhere, mloc, "the upstream model name"
+                    m, "actual_model", str, None, mwhere, mloc, "the upstream model name"
                 )
+                if actual is None and "actual_model" in m:
+                    continue  # wrongly typed: already reported
                 if provider not in provider_names:
                     self.problem(
                         mwhere,
@@ -605,7 +614,7 @@ class _Loader:
                         "provider",
                     )
                     continue
-                if not actual.strip():
+                if not actual or not actual.strip():
                     self.problem(
                         f"{mwhere} actual_model",
                         "expected the model name to send upstream",
@@ -627,7 +636,7 @@ class _Loader:
         return tuple(out)
 
     def tui(self, doc: Mapping[str, Any]) -> TuiConfig:
-        table = doc.get("tui", {})
+        table = self.table(doc, "tui", "[tui]", ("tui",))
         loc = ("tui",)
         self.unknown_keys(table, {"theme", "history"}, "[tui]", loc)
         theme = self.get(table, "theme", str, "ccm-dark", "[tui]", loc, "a theme name")
@@ -638,7 +647,7 @@ class _Loader:
         return TuiConfig(theme, history)
 
     def oauth(self, doc: Mapping[str, Any]) -> OAuthSettings:
-        table = doc.get("oauth", {})
+        table = self.table(doc, "oauth", "[oauth]", ("oauth",))
         loc = ("oauth",)
         d = OAuthSettings()
         keys = [k for k in OAuthSettings.__slots__ if k != "token_store"]
@@ -675,7 +684,7 @@ class _Loader:
                 "think",
                 warning=True,
             )
-        if not models and not any(p.models for p in providers):
+        if not self.declared_models and not any(p.models for p in providers):
             self.problem("[[models]]", "no models defined: requests would have nowhere to go")
 
     def load(self) -> Config:
@@ -685,7 +694,7 @@ class _Loader:
             message = str(err).split(" at line ")[0]
             self.problems.append(
                 ConfigProblem(
-                    self.path, err.line, f"column {err.col}", f"not valid TOML: {message}"
+                    self.path, err.line, f"column {err.col + 1}", f"not valid TOML: {message}"
                 )
             )
             raise ConfigError(self.problems) from None
@@ -730,7 +739,12 @@ def load_config(path: Path, env: Mapping[str, str] | None = None) -> Config:
 
 def is_loopback(host: str) -> bool:
     host = host.strip().strip("[]").lower()
-    return host in LOOPBACK_NAMES or host.startswith("127.")
+    if host in LOOPBACK_NAMES:
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False  # another name: it may resolve anywhere
 
 
 # --- editing in place -------------------------------------------------------------------
@@ -741,11 +755,24 @@ def set_provider_option(path: Path, provider: str, key: str, value: Any) -> None
     doc = tomlkit.parse(path.read_text(encoding="utf-8"))
     for table in doc.get("providers", []):
         if table.get("name") == provider:
-            table[key] = value
+            if key in table:
+                table[key] = value
+            else:
+                _add_before_trailing_comments(table, key, value)
             break
     else:
         raise KeyError(f"provider {_q(provider)} is not in {display(path)}")
     atomic_write_text(path, tomlkit.dumps(doc))
+
+
+def _add_before_trailing_comments(table: Any, key: str, value: Any) -> None:
+    """tomlkit appends after the comments that introduce the next table; keep them there."""
+    body = table.value.body
+    trailing = []
+    while body and body[-1][0] is None:
+        trailing.append(body.pop())
+    table[key] = value
+    body.extend(reversed(trailing))
 
 
 STARTER_CONFIG = """\

@@ -17,6 +17,8 @@ SECRET_HEADERS = frozenset(
     }
 )
 
+_KIND = re.compile(r"sk-ant-[A-Za-z0-9]{2,8}-")
+
 # Anthropic keys and tokens, bearer-looking values and long opaque strings in free text.
 _SECRET_IN_TEXT = re.compile(
     r"(sk-ant-[A-Za-z0-9]{2,8}-[A-Za-z0-9_\-]{8,}|sk-[A-Za-z0-9_\-]{16,}"
@@ -31,9 +33,11 @@ def mask(secret: str | None) -> str:
     if len(secret) <= 8:
         return "…" + "*" * min(len(secret), 4)
     prefix_end = 0
-    if secret.startswith("sk-ant-"):
-        parts = secret.split("-", 3)
-        prefix_end = len("-".join(parts[:3])) + 1 if len(parts) > 3 else 7
+    kind = _KIND.match(secret)
+    if kind is not None:
+        prefix_end = kind.end()
+    elif secret.startswith("sk-ant-"):
+        prefix_end = 7
     elif secret.startswith("sk-"):
         prefix_end = 3
     prefix = secret[:prefix_end] if prefix_end < len(secret) - 8 else ""

@@ -307,12 +307,12 @@ class MonitorState:
             stats.recent = deque([int(b[0]), int(b[1]), int(b[2])] for b in p.get("recent", []))
         for r in reversed(data.get("requests", [])):
             view = RequestView(
-                **{k: v for k, v in r.items() if k not in _REQUEST_SPECIAL},
+                **{k: v for k, v in r.items() if k in _REQUEST_FIELDS},
                 headers=tuple(tuple(h) for h in r.get("headers", [])),  # type: ignore[misc]
                 attempts=[
                     AttemptView(
                         **{
-                            **a,
+                            **{k: v for k, v in a.items() if k in _ATTEMPT_FIELDS},
                             "auth": AuthMode(a["auth"]),
                             "failure": Failure(a["failure"]) if a.get("failure") else None,
                         }
@@ -325,11 +325,15 @@ class MonitorState:
             state.requests[view.request_id] = view
         for t in data.get("tokens", []):
             state._token_state(event_from_dict(t))  # type: ignore[arg-type]
+        for n in data.get("notices", []):
+            state._notice(event_from_dict(n))  # type: ignore[arg-type]
         state.dropped_events = int(data.get("dropped_events", 0))
         return state
 
 
-_REQUEST_SPECIAL = {"headers", "attempts", "outcome", "blocks"}
+# Fields a snapshot row may set directly; others (from a newer proxy) are ignored.
+_REQUEST_FIELDS = set(RequestView.__slots__) - {"headers", "attempts", "outcome", "blocks"}
+_ATTEMPT_FIELDS = set(AttemptView.__slots__)
 
 
 def _request_dict(r: RequestView) -> dict[str, Any]:

@@ -8,6 +8,7 @@ found unambiguously; only when it cannot is the parsed body serialised again.
 
 from __future__ import annotations
 
+import json
 import re
 from typing import Any
 
@@ -17,6 +18,10 @@ _STRING = re.compile(rb'"(?:[^"\\]|\\.)*"', re.DOTALL)
 _COLON = re.compile(rb"\s*:\s*")
 _OPENING = re.compile(rb"\s*\{\s*")
 _KEY = b'"model"'
+# `model` spelled with escapes: then a literal `"model"` may be a nested key only.
+_ESCAPED_KEY = re.compile(
+    rb'"(?=[^"]{0,40}\\u)(?:m|\\u006[dD])(?:o|\\u006[fF])(?:d|\\u0064)(?:e|\\u0065)(?:l|\\u006[cC])"'
+)
 
 
 class BodyError(ValueError):
@@ -36,12 +41,17 @@ def parse_body(raw: bytes) -> dict[str, Any]:
 
 
 def dumps(body: dict[str, Any]) -> bytes:
-    try:
-        return orjson.dumps(body)
-    except TypeError:  # integers beyond 64 bits: the standard library can write them
-        import json
+    return orjson.dumps(body)
 
-        return json.dumps(body, ensure_ascii=False, separators=(",", ":")).encode()
+
+def _reserialised(raw: bytes, model: str, system: Any = None) -> bytes:
+    """The body written anew: JSON-equal, not byte-equal. Parsed again with the standard
+    library, whose integers are exact beyond 64 bits (orjson reads those as floats)."""
+    body = json.loads(raw)
+    body["model"] = model
+    if system is not None:
+        body["system"] = system
+    return json.dumps(body, ensure_ascii=False, separators=(",", ":")).encode()
 
 
 def _model_values(raw: bytes, old: str) -> list[tuple[int, int]]:
@@ -77,13 +87,11 @@ def with_model(raw: bytes, body: dict[str, Any], model: str) -> bytes:
     if isinstance(old, str):
         spans = _model_values(raw, old)
         span: tuple[int, int] | None = None
-        if len(spans) == 1:
+        opening = _OPENING.match(raw)
+        if spans and opening is not None and raw.startswith(_KEY, opening.end()):
+            span = spans[0]  # Claude Code sends `model` first; a first key is never nested
+        elif len(spans) == 1 and not _ESCAPED_KEY.search(raw):
             span = spans[0]
-        elif spans:
-            # Claude Code sends `model` first, and a first key cannot be a nested one.
-            opening = _OPENING.match(raw)
-            if opening is not None and raw.startswith(_KEY, opening.end()):
-                span = spans[0]
         if span is not None:
             return raw[: span[0]] + new_value + raw[span[1] :]
-    return dumps({**body, "model": model})
+    return _reserialised(raw, model)

@@ -1,0 +1,345 @@
+"""sse.py: cutting a stream at frame boundaries, and reading it without changing it."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import pytest
+
+from ccm_tui.events import BlockView
+from ccm_tui.proxy.sse import TAIL_CHARS, ResponseObserver, split_complete
+
+
+def frame(event: dict[str, Any], newline: str = "\n") -> bytes:
+    text = f"event: {event['type']}{newline}data: {json.dumps(event)}{newline}{newline}"
+    return text.encode()
+
+
+# A streamed response as WIRE.md describes it: thinking with a signature, text, a tool use
+# with input_json_delta fragments, pings, cumulative usage.
+EVENTS: list[dict[str, Any]] = [
+    {
+        "type": "message_start",
+        "message": {
+            "id": "msg_01",
+            "type": "message",
+            "role": "assistant",
+            "content": [],
+            "model": "claude-sonnet-4-5-20250929",
+            "stop_reason": None,
+            "stop_sequence": None,
+            "usage": {
+                "input_tokens": 11,
+                "output_tokens": 1,
+                "cache_creation_input_tokens": 7,
+                "cache_read_input_tokens": 2048,
+            },
+        },
+    },
+    {"type": "content_block_start", "index": 0,
+     "content_block": {"type": "thinking", "thinking": "", "signature": ""}},
+    {"type": "content_block_delta", "index": 0,
+     "delta": {"type": "thinking_delta", "thinking": "Let me think. "}},
+    {"type": "ping"},
+    {"type": "content_block_delta", "index": 0,
+     "delta": {"type": "thinking_delta", "thinking": "Listing files helps."}},
+    {"type": "content_block_delta", "index": 0,
+     "delta": {"type": "signature_delta", "signature": "EqQBCgIYAhIM1gbcDa9GJwZA"}},
+    {"type": "content_block_stop", "index": 0},
+    {"type": "content_block_start", "index": 1, "content_block": {"type": "text", "text": ""}},
+    {"type": "content_block_delta", "index": 1, "delta": {"type": "text_delta", "text": "Hello"}},
+    {"type": "content_block_delta", "index": 1,
+     "delta": {"type": "text_delta", "text": ", I'll look — ünïcode ✓."}},
+    {"type": "content_block_stop", "index": 1},
+    {"type": "content_block_start", "index": 2,
+     "content_block": {"type": "tool_use", "id": "toolu_01", "name": "Bash", "input": {}}},
+    {"type": "content_block_delta", "index": 2,
+     "delta": {"type": "input_json_delta", "partial_json": ""}},
+    {"type": "content_block_delta", "index": 2,
+     "delta": {"type": "input_json_delta", "partial_json": '{"command": '}},
+    {"type": "content_block_delta", "index": 2,
+     "delta": {"type": "input_json_delta", "partial_json": '"ls -la"}'}},
+    {"type": "content_block_stop", "index": 2},
+    {"type": "ping"},
+    {"type": "message_delta", "delta": {"stop_reason": "tool_use", "stop_sequence": None},
+     "usage": {"output_tokens": 40}},
+    {"type": "message_delta", "delta": {"stop_reason": "tool_use", "stop_sequence": None},
+     "usage": {"output_tokens": 57}},
+    {"type": "message_stop"},
+]  # fmt: skip
+
+EXPECTED_BLOCKS = (
+    BlockView("thinking", "", "Let me think. Listing files helps."),
+    BlockView("text", "", "Hello, I'll look — ünïcode ✓."),
+    BlockView("tool_use", "Bash", '{"command": "ls -la"}'),
+)
+
+
+def stream(newline: str = "\n") -> bytes:
+    return b"".join(frame(e, newline) for e in EVENTS)
+
+
+def state(o: ResponseObserver) -> tuple[Any, ...]:
+    return (
+        o.input_tokens,
+        o.output_tokens,
+        o.output_estimate,
+        o.cache_read_tokens,
+        o.cache_creation_tokens,
+        o.stop_reason,
+        o.model,
+        o.finished,
+        o.error,
+        o.malformed,
+        o.blocks(),
+    )
+
+
+def feed_like_the_proxy(observer: ResponseObserver, chunks: list[bytes]) -> bytes:
+    """Feeds only complete frames, holding back the rest; returns what is still held."""
+    buffer = b""
+    for chunk in chunks:
+        buffer += chunk
+        cut = split_complete(buffer)
+        if cut:
+            observer.feed(buffer[:cut])
+            buffer = buffer[cut:]
+    return buffer
+
+
+# --- split_complete ---------------------------------------------------------------------
+
+
+def test_split_complete_of_whole_lf_frames_is_the_whole_buffer():
+    data = frame({"type": "ping"}) + frame({"type": "message_stop"})
+    assert split_complete(data) == len(data)
+
+
+def test_split_complete_stops_after_the_last_complete_frame():
+    first = frame({"type": "ping"})
+    partial = b'event: message_stop\ndata: {"type": "mess'
+    assert split_complete(first + partial) == len(first)
+
+
+def test_split_complete_counts_a_frame_whose_blank_line_has_not_arrived_as_incomplete():
+    first = frame({"type": "ping"})
+    assert split_complete(first + b'event: ping\ndata: {"type": "ping"}\n') == len(first)
+
+
+def test_split_complete_of_no_complete_frame_is_zero():
+    assert split_complete(b"") == 0
+    assert split_complete(b'event: ping\ndata: {"type": "ping"}\n') == 0
+    assert split_complete(b'event: ping\r\ndata: {"type": "ping"}\r\n') == 0
+
+
+def test_split_complete_understands_crlf_frames():
+    first = frame({"type": "ping"}, "\r\n")
+    second = frame({"type": "message_stop"}, "\r\n")
+    assert split_complete(first + second) == len(first + second)
+    assert split_complete(first + second[:-2]) == len(first)
+    assert split_complete(first + second[:-1]) == len(first)
+
+
+def test_split_complete_with_mixed_line_endings_takes_the_later_boundary():
+    lf = frame({"type": "ping"})
+    crlf = frame({"type": "ping"}, "\r\n")
+    assert split_complete(lf + crlf) == len(lf + crlf)
+    assert split_complete(crlf + lf) == len(crlf + lf)
+    assert split_complete(crlf + lf + b"data: {") == len(crlf + lf)
+
+
+# --- ResponseObserver on a stream -----------------------------------------------------------
+
+
+@pytest.mark.parametrize("newline", ["\n", "\r\n"])
+def test_observer_reads_usage_stop_reason_and_block_tails(newline):
+    o = ResponseObserver()
+    o.feed(stream(newline))
+
+    assert o.model == "claude-sonnet-4-5-20250929"
+    assert o.input_tokens == 11
+    assert o.cache_creation_tokens == 7
+    assert o.cache_read_tokens == 2048
+    assert o.output_tokens == 57  # cumulative: the last message_delta, not a sum
+    assert o.output_estimate == 57
+    assert o.stop_reason == "tool_use"
+    assert o.finished is True
+    assert o.error is None
+    assert o.malformed == 0
+    assert o.blocks() == EXPECTED_BLOCKS
+
+
+def test_signature_deltas_do_not_enter_the_thinking_text():
+    o = ResponseObserver()
+    o.feed(stream())
+    assert "EqQBCg" not in o.blocks()[0].text
+
+
+def test_finished_only_after_message_stop():
+    o = ResponseObserver()
+    o.feed(b"".join(frame(e) for e in EVENTS[:-1]))
+    assert o.finished is False
+    assert o.stop_reason == "tool_use"
+    o.feed(frame(EVENTS[-1]))
+    assert o.finished is True
+
+
+@pytest.mark.parametrize("newline", ["\n", "\r\n"])
+def test_feeding_one_byte_at_a_time_gives_the_same_result_as_all_at_once(newline):
+    data = stream(newline)
+    whole = ResponseObserver()
+    whole.feed(data)
+
+    piecemeal = ResponseObserver()
+    held = feed_like_the_proxy(piecemeal, [data[i : i + 1] for i in range(len(data))])
+
+    assert held == b""
+    assert state(piecemeal) == state(whole)
+
+
+def test_feeding_odd_sized_chunks_gives_the_same_result_as_all_at_once():
+    data = stream()
+    whole = ResponseObserver()
+    whole.feed(data)
+    piecemeal = ResponseObserver()
+    held = feed_like_the_proxy(piecemeal, [data[i : i + 7] for i in range(0, len(data), 7)])
+    assert held == b""
+    assert state(piecemeal) == state(whole)
+
+
+def test_output_is_estimated_from_streamed_characters_until_usage_arrives():
+    o = ResponseObserver()
+    o.feed(b"".join(frame(e) for e in EVENTS[:10]))  # through the second text delta
+    chars = len("Let me think. Listing files helps.") + len("Hello, I'll look — ünïcode ✓.")
+    assert o.output_tokens == 0
+    assert o.output_estimate == chars // 4
+    o.feed(b"".join(frame(e) for e in EVENTS[10:]))
+    assert o.output_estimate == 57
+
+
+def test_usage_of_zero_output_tokens_is_reported_as_zero_not_estimated():
+    o = ResponseObserver()
+    o.feed(frame(EVENTS[0]) + frame(EVENTS[7]) + frame(EVENTS[8]))
+    delta = {"stop_reason": "end_turn"}
+    o.feed(frame({"type": "message_delta", "delta": delta, "usage": {"output_tokens": 0}}))
+    assert o.output_estimate == 0
+    assert o.stop_reason == "end_turn"
+
+
+def test_message_delta_usage_may_update_input_and_cache_counts():
+    o = ResponseObserver()
+    o.feed(frame(EVENTS[0]))
+    o.feed(
+        frame(
+            {
+                "type": "message_delta",
+                "delta": {"stop_reason": "end_turn"},
+                "usage": {"input_tokens": 12, "cache_read_input_tokens": 4096, "output_tokens": 3},
+            }
+        )
+    )
+    assert (o.input_tokens, o.cache_read_tokens, o.cache_creation_tokens) == (12, 4096, 7)
+    assert o.output_tokens == 3
+
+
+def test_error_event_is_recorded_with_type_and_message():
+    o = ResponseObserver()
+    o.feed(b"".join(frame(e) for e in EVENTS[:9]))  # through the "Hello" delta
+    o.feed(
+        b"event: error\n"
+        b'data: {"type":"error","error":{"type":"overloaded_error","message":"Overloaded"}}\n\n'
+    )
+    assert o.error == ("overloaded_error", "Overloaded")
+    assert o.finished is False
+    assert o.blocks()[-1] == BlockView("text", "", "Hello")
+
+
+def test_malformed_data_is_counted_and_the_stream_still_read():
+    o = ResponseObserver()
+    o.feed(frame(EVENTS[0]))
+    o.feed(b'event: content_block_delta\ndata: {"type": "content_block_delta", "ind\n\n')
+    o.feed(b"data: not json at all\n\n")
+    o.feed(b"".join(frame(e) for e in EVENTS[1:]))
+    assert o.malformed == 2
+    assert o.blocks() == EXPECTED_BLOCKS
+    assert o.finished is True
+
+
+def test_frames_without_data_and_comments_are_ignored():
+    o = ResponseObserver()
+    o.feed(b": keep-alive comment\n\nevent: ping\n\nretry: 100\n\n")
+    assert state(o) == state(ResponseObserver())
+
+
+def test_data_split_over_several_lines_is_joined():
+    o = ResponseObserver()
+    o.feed(b'event: message_stop\ndata: {"type":\ndata: "message_stop"}\n\n')
+    assert o.finished is True
+    assert o.malformed == 0
+
+
+def test_block_text_is_a_tail_of_the_last_characters():
+    o = ResponseObserver()
+    text_block = {"type": "text", "text": ""}
+    o.feed(frame({"type": "content_block_start", "index": 0, "content_block": text_block}))
+    pieces = [f"{i:05d}|" for i in range(3000)]  # 18000 characters
+    for piece in pieces:
+        delta = {"type": "text_delta", "text": piece}
+        o.feed(frame({"type": "content_block_delta", "index": 0, "delta": delta}))
+    text = "".join(pieces)
+    assert o.blocks() == (BlockView("text", "", text[-TAIL_CHARS:]),)
+    assert o.output_estimate == len(text) // 4
+
+
+def test_server_tool_use_blocks_show_as_tool_use():
+    o = ResponseObserver()
+    block = {"type": "server_tool_use", "id": "srvtoolu_1", "name": "web_search", "input": {}}
+    o.feed(frame({"type": "content_block_start", "index": 0, "content_block": block}))
+    delta = {"type": "input_json_delta", "partial_json": '{"query":"x"}'}
+    o.feed(frame({"type": "content_block_delta", "index": 0, "delta": delta}))
+    assert o.blocks() == (BlockView("tool_use", "web_search", '{"query":"x"}'),)
+
+
+# --- read_message ------------------------------------------------------------------------
+
+
+def test_read_message_reads_a_whole_json_response():
+    o = ResponseObserver()
+    o.read_message(
+        {
+            "id": "msg_01",
+            "type": "message",
+            "role": "assistant",
+            "model": "glm-4.6",
+            "content": [
+                {"type": "thinking", "thinking": "hmm", "signature": "sig"},
+                {"type": "text", "text": "Hi there"},
+                {"type": "tool_use", "id": "toolu_1", "name": "Read",
+                 "input": {"file_path": "/tmp/x"}},
+            ],
+            "stop_reason": "tool_use",
+            "stop_sequence": None,
+            "usage": {"input_tokens": 21, "output_tokens": 9,
+                      "cache_creation_input_tokens": 0, "cache_read_input_tokens": 100},
+        }
+    )  # fmt: skip
+
+    assert o.model == "glm-4.6"
+    assert (o.input_tokens, o.output_tokens, o.cache_read_tokens) == (21, 9, 100)
+    assert o.output_estimate == 9
+    assert o.stop_reason == "tool_use"
+    assert o.finished is True
+    assert o.blocks() == (
+        BlockView("thinking", "", "hmm"),
+        BlockView("text", "", "Hi there"),
+        BlockView("tool_use", "Read", '{"file_path":"/tmp/x"}'),
+    )
+
+
+def test_read_message_tolerates_missing_fields():
+    o = ResponseObserver()
+    o.read_message({"content": [None, "x", {"type": "text"}]})
+    assert o.finished is True
+    assert (o.input_tokens, o.output_tokens, o.stop_reason) == (0, 0, "")
+    assert o.blocks() == (BlockView("text", "", ""),)
