@@ -323,6 +323,8 @@ class MonitorState:
                 blocks=tuple(BlockView(**b) for b in r.get("blocks", [])),
             )
             state.requests[view.request_id] = view
+            if len(state.requests) > history:
+                state.requests.popitem(last=False)
         for t in data.get("tokens", []):
             state._token_state(event_from_dict(t))  # type: ignore[arg-type]
         for n in data.get("notices", []):

@@ -18,6 +18,9 @@ CORE = [
     "ccm_tui.auth.store",
     "ccm_tui.auth.oauth",
     "ccm_tui.sim",
+    "ccm_tui.control",
+    "ccm_tui.attach",
+    "ccm_tui.keyswitch",
 ]
 
 

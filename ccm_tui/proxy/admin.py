@@ -41,18 +41,25 @@ def add_admin_routes(app: web.Application, proxy: Proxy) -> None:
     async def state(request: web.Request) -> web.Response:
         return guard(request) or _json(snapshot())
 
+    streams: set[asyncio.Task[object]] = set()
+
     async def events(request: web.Request) -> web.StreamResponse:
         refused = guard(request)
         if refused is not None:
             return refused
         subscription = proxy.bus.subscribe(EVENTS_QUEUE)
+        # Taken before anything can yield, so no event is both in it and on the stream.
+        first = b"event: snapshot\ndata: " + orjson.dumps(snapshot()) + b"\n\n"
         response = web.StreamResponse(
             headers={"Content-Type": "text/event-stream", "Cache-Control": "no-cache"}
         )
+        task = asyncio.current_task()
+        if task is not None:
+            streams.add(task)
         try:
             await response.prepare(request)
-            await response.write(b"event: snapshot\ndata: " + orjson.dumps(snapshot()) + b"\n\n")
-            while True:
+            await response.write(first)
+            while subscription.dropped == 0:
                 try:
                     async with asyncio.timeout(KEEPALIVE_S):
                         batch = await subscription.get_batch()
@@ -64,13 +71,22 @@ def add_admin_routes(app: web.Application, proxy: Proxy) -> None:
                     for e in batch
                 )
                 await response.write(frames)
-        except (ConnectionResetError, asyncio.CancelledError):
+            # This watcher fell behind and lost events: end the stream, so it reconnects
+            # and starts again from a fresh snapshot instead of drifting.
+            with contextlib.suppress(ConnectionResetError):
+                await response.write_eof()
+        except ConnectionResetError:
             pass
         finally:
             subscription.close()
-        with contextlib.suppress(ConnectionResetError):
-            await response.write_eof()
+            if task is not None:
+                streams.discard(task)
         return response
+
+    async def end_streams(_: web.Application) -> None:
+        """Watchers never end their streams; a shutdown must not wait for them."""
+        for task in list(streams):
+            task.cancel()
 
     async def provider_action(request: web.Request) -> web.Response:
         refused = guard(request)
@@ -86,9 +102,9 @@ def add_admin_routes(app: web.Application, proxy: Proxy) -> None:
             elif action == "reset":
                 message = proxy.reset_counters(name)
             elif action == "derive-key":
-                message = await proxy.credentials.switch_to_derived(name)
+                message = await proxy.switch_to_derived(name)
             elif action == "use-oauth":
-                message = await proxy.credentials.switch_to_oauth(name)
+                message = await proxy.switch_to_oauth(name)
             else:
                 return error_response(404, f"unknown action {action}")
         except KeyError as err:
@@ -109,6 +125,7 @@ def add_admin_routes(app: web.Application, proxy: Proxy) -> None:
             return _json({"ok": False, "message": str(err)}, status=409)
         return _json({"ok": True, "message": message})
 
+    app.on_shutdown.append(end_streams)
     app.router.add_get("/_ccm/state", state)
     app.router.add_get("/_ccm/events", events)
     app.router.add_post("/_ccm/providers/{name}/{action}", provider_action)

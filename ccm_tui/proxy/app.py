@@ -93,7 +93,9 @@ class Proxy:
             skip_auto_headers=("User-Agent",),
             auto_decompress=True,
         )
-        self._runner = web.AppRunner(self.app, handler_cancellation=True, access_log=None)
+        self._runner = web.AppRunner(
+            self.app, handler_cancellation=True, access_log=None, shutdown_timeout=3.0
+        )
         await self._runner.setup()
         site = web.TCPSite(self._runner, host, port, reuse_address=True)
         try:
@@ -171,23 +173,31 @@ class Proxy:
 
     # -- actions (the TUI and the admin API call these) -------------------------------------
 
-    def _require(self, name: str) -> None:
+    def require_provider(self, name: str) -> None:
         if self.config.provider(name) is None:
             known = ", ".join(p.name for p in self.config.providers)
             raise KeyError(f"no provider named {name} (configured: {known})")
 
     def set_enabled(self, name: str, enabled: bool) -> str:
-        self._require(name)
+        self.require_provider(name)
         self._enabled[name] = enabled
         self.publish_provider(name)
         return f"{name} {'enabled' if enabled else 'disabled'}"
 
     def reset_counters(self, name: str) -> str:
-        self._require(name)
+        self.require_provider(name)
         self._breakers[name].reset()
         self.bus.publish(ProviderCountersReset(name))
         self.publish_provider(name)
         return f"{name}: counters reset, breaker closed"
+
+    async def switch_to_derived(self, name: str) -> str:
+        self.require_provider(name)
+        return await self.credentials.switch_to_derived(name)
+
+    async def switch_to_oauth(self, name: str) -> str:
+        self.require_provider(name)
+        return await self.credentials.switch_to_oauth(name)
 
     def reload(self, path: Path | None = None) -> str:
         """Re-reads config.toml; a bad file is reported and the running config kept."""
