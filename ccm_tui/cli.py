@@ -8,6 +8,7 @@ import contextlib
 import logging
 import signal
 import sys
+import time
 from collections.abc import Callable, Coroutine, Sequence
 from pathlib import Path
 from typing import Any
@@ -50,7 +51,8 @@ def run_until_signal(main: Callable[[], Coroutine[Any, Any, None]]) -> None:
 
 
 def cmd_serve(args: argparse.Namespace) -> int:
-    from ccm_tui.proxy.app import Proxy, StartupError, serve_forever
+    from ccm_tui.gateway import Gateway
+    from ccm_tui.proxy.app import StartupError
     from ccm_tui.requestlog import RequestLogger
 
     config = _load(args)
@@ -59,19 +61,26 @@ def cmd_serve(args: argparse.Namespace) -> int:
         format="%(message)s",
         stream=sys.stderr,
     )
-    proxy = Proxy(config)
-    proxy.bus.add_listener(RequestLogger(proxy.state))
+    gateway = Gateway(config, tokens_path=_tokens_override(args))
+    gateway.bus.add_listener(RequestLogger(gateway.state))
     failure: list[str] = []
-
-    def ready(url: str) -> None:
-        print(f"ccm-tui {__version__} serving on {url} (config {display(_config_path(args))})",
-              file=sys.stderr, flush=True)  # fmt: skip
 
     async def main() -> None:
         try:
-            await serve_forever(proxy, args.host, args.port, ready)
+            url = await gateway.start(args.host, args.port)
         except StartupError as err:
             failure.append(str(err))
+            await gateway.stop()
+            return
+        print(
+            f"ccm-tui {__version__} serving on {url} (config {display(_config_path(args))})",
+            file=sys.stderr,
+            flush=True,
+        )
+        try:
+            await asyncio.Event().wait()
+        finally:
+            await gateway.stop()
 
     run_until_signal(main)
     if failure:
@@ -124,6 +133,151 @@ def cmd_check(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+# -- OAuth: login, import, derive-key, use-oauth -------------------------------------------
+
+
+def _tokens_override(args: argparse.Namespace) -> Path | None:
+    tokens = getattr(args, "tokens", None)
+    return Path(tokens).expanduser() if tokens else None
+
+
+def _token_store_path(args: argparse.Namespace, config: Config) -> Path:
+    from ccm_tui.paths import default_token_store_path
+
+    return _tokens_override(args) or config.oauth.token_store or default_token_store_path()
+
+
+def _oauth_command(
+    args: argparse.Namespace,
+    body: Callable[[Config, Any], Coroutine[Any, Any, int]],
+) -> int:
+    """Runs `body(config, token_manager)` with an HTTP client; OAuth errors become messages."""
+    import httpx
+
+    from ccm_tui.auth import OAuthError, TokenManager, TokenStore
+    from ccm_tui.keyswitch import SwitchError
+
+    config = _load(args)
+
+    async def main() -> int:
+        async with httpx.AsyncClient(timeout=httpx.Timeout(30.0, connect=10.0)) as client:
+            store = TokenStore(_token_store_path(args, config))
+            manager = TokenManager(store, config.oauth, None, config.providers, client)
+            try:
+                return await body(config, manager)
+            except (OAuthError, SwitchError) as err:
+                print(f"ccm-tui: {err}", file=sys.stderr)
+                return EXIT_FAILED
+
+    return asyncio.run(main())
+
+
+def _notify_running_proxy(config: Config) -> str:
+    """Asks a proxy already serving this config to reload it, so the switch applies at once."""
+    import httpx
+
+    host = config.server.host
+    if host in ("0.0.0.0", "::", ""):
+        host = "127.0.0.1"
+    shown = f"[{host}]" if ":" in host else host
+    url = f"http://{shown}:{config.server.port}/_ccm/reload"
+    headers = {"x-ccm-key": config.server.api_key} if config.server.api_key else {}
+    try:
+        response = httpx.post(url, headers=headers, timeout=3.0)
+    except httpx.HTTPError:
+        return "no proxy is running on that config now; it takes effect when one starts"
+    if response.status_code == 200:
+        return f"the proxy at {url.removesuffix('/_ccm/reload')} switched at once"
+    return f"the running proxy did not reload (HTTP {response.status_code}); restart it"
+
+
+def cmd_login(args: argparse.Namespace) -> int:
+    from ccm_tui.auth import Pkce, authorize_url
+    from ccm_tui.humanize import countdown
+    from ccm_tui.keyswitch import oauth_provider
+    from ccm_tui.masking import mask
+
+    async def body(config: Config, manager: Any) -> int:
+        provider = oauth_provider(config, args.name)
+        token_id = provider.oauth_provider or provider.name
+        pkce = Pkce.new()
+        kind = "Console" if args.console else "Claude Pro/Max"
+        print(f"Log in to {kind} for provider {provider.name} (token id {token_id}):")
+        print(f"\n  {authorize_url(config.oauth, pkce, args.console)}\n")
+        print("Open the link, approve, then paste the code shown (CODE#STATE) here.")
+        try:
+            pasted = await asyncio.to_thread(input, "code: ")
+        except EOFError:
+            print("ccm-tui: no code given; nothing stored", file=sys.stderr)
+            return EXIT_FAILED
+        entry = await manager.complete_login(token_id, pasted, pkce)
+        left = countdown(entry.expires_at_epoch - time.time())
+        print(
+            f"logged in: token {mask(entry.access_token)} stored as {token_id}, expires in {left}"
+        )
+        return EXIT_OK
+
+    return _oauth_command(args, body)
+
+
+def cmd_import(args: argparse.Namespace) -> int:
+    from ccm_tui.auth import import_into_store, read_claude_code_login
+    from ccm_tui.auth.claude_code import ClaudeCodeCredentialsError
+    from ccm_tui.keyswitch import oauth_provider
+    from ccm_tui.masking import mask
+    from ccm_tui.paths import claude_code_credentials_path
+
+    async def body(config: Config, manager: Any) -> int:
+        provider = oauth_provider(config, args.name)
+        token_id = provider.oauth_provider or provider.name
+        path = claude_code_credentials_path()
+        try:
+            login = read_claude_code_login(path)
+        except ClaudeCodeCredentialsError as err:
+            print(f"ccm-tui: {err}", file=sys.stderr)
+            return EXIT_FAILED
+        if login is None:
+            print(
+                f"ccm-tui: no Claude Code login at {display(path)} (log in with `claude` first, "
+                "or set CLAUDE_CONFIG_DIR)",
+                file=sys.stderr,
+            )
+            return EXIT_FAILED
+        entry = import_into_store(manager.store, token_id, login)
+        print(f"imported Claude Code's login {mask(entry.access_token)} as {token_id}")
+        print(
+            "note: ccm-tui and Claude Code now share one refresh token; whichever refreshes "
+            "first rotates it and the other must log in again. `ccm-tui login` avoids that."
+        )
+        return EXIT_OK
+
+    return _oauth_command(args, body)
+
+
+def cmd_derive_key(args: argparse.Namespace) -> int:
+    from ccm_tui.keyswitch import switch_to_derived
+
+    async def body(config: Config, manager: Any) -> int:
+        _, message = await switch_to_derived(config, manager, args.name)
+        print(message)
+        print(await asyncio.to_thread(_notify_running_proxy, config))
+        return EXIT_OK
+
+    return _oauth_command(args, body)
+
+
+def cmd_use_oauth(args: argparse.Namespace) -> int:
+    from ccm_tui.keyswitch import switch_to_oauth
+
+    async def body(config: Config, manager: Any) -> int:
+        _, message = switch_to_oauth(config, manager, args.name)
+        print(message)
+        print(await asyncio.to_thread(_notify_running_proxy, config))
+        return EXIT_OK
+
+    return _oauth_command(args, body)
+
+
 # -- the parser -----------------------------------------------------------------------------
 
 
@@ -142,10 +296,19 @@ def build_parser() -> argparse.ArgumentParser:
             help=f"config file (default {display(default_config_path())})",
         )
 
+    def tokens_arg(p: argparse.ArgumentParser) -> None:
+        p.add_argument(
+            "--tokens",
+            metavar="PATH",
+            help="token store (default [oauth] token_store, else the XDG data dir; "
+            "claude-code-mux's ~/.claude-code-mux/oauth_tokens.json works too)",
+        )
+
     serve = sub.add_parser("serve", help="run the proxy without a screen, one log line per request")
     config_arg(serve)
     serve.add_argument("--host", help="address to listen on (overrides [server] host)")
     serve.add_argument("--port", type=int, help="port to listen on (overrides [server] port)")
+    tokens_arg(serve)
     serve.set_defaults(func=cmd_serve)
 
     init = sub.add_parser("init", help="write a commented starter config")
@@ -156,6 +319,34 @@ def build_parser() -> argparse.ArgumentParser:
     check = sub.add_parser("check", help="validate a config and print every problem")
     config_arg(check)
     check.set_defaults(func=cmd_check)
+
+    login = sub.add_parser("login", help="log an oauth provider in (PKCE, paste the code)")
+    login.add_argument("name", help='the [[providers]] name (auth_type = "oauth")')
+    login.add_argument("--console", action="store_true", help="Console login (can create API keys)")
+    config_arg(login)
+    tokens_arg(login)
+    login.set_defaults(func=cmd_login)
+
+    importer = sub.add_parser("import", help="copy Claude Code's own login into the token store")
+    importer.add_argument("source", choices=["claude-code"], help="where the login comes from")
+    importer.add_argument("name", help="the oauth provider to store it for")
+    config_arg(importer)
+    tokens_arg(importer)
+    importer.set_defaults(func=cmd_import)
+
+    derive = sub.add_parser(
+        "derive-key", help="switch an oauth provider to an API key derived from its token"
+    )
+    derive.add_argument("name", help="the oauth provider")
+    config_arg(derive)
+    tokens_arg(derive)
+    derive.set_defaults(func=cmd_derive_key)
+
+    use_oauth = sub.add_parser("use-oauth", help="switch a provider back to its OAuth token")
+    use_oauth.add_argument("name", help="the oauth provider")
+    config_arg(use_oauth)
+    tokens_arg(use_oauth)
+    use_oauth.set_defaults(func=cmd_use_oauth)
     return parser
 
 

@@ -65,7 +65,8 @@ class Credential:
     token_id: str | None = None  # the token store entry behind an oauth or derived credential
 
 
-def _matches(value: str, secret: str | None) -> bool:
+def matches_secret(value: str, secret: str | None) -> bool:
+    """Whether a header value (bare or `Bearer ...`) is `secret`, compared in constant time."""
     if not secret:
         return False
     candidate = value[7:] if value[:7].lower() == "bearer " else value
@@ -99,7 +100,7 @@ def upstream_headers(
         if lower in HOP_BY_HOP or lower in PROXY_ONLY or lower in connection_tokens:
             continue
         if lower in CREDENTIALS and (
-            credential.mode is not AuthMode.PASSTHROUGH or _matches(value, proxy_key)
+            credential.mode is not AuthMode.PASSTHROUGH or matches_secret(value, proxy_key)
         ):
             continue
         out.add(name, value)

@@ -7,11 +7,9 @@ changes at run time (enabled providers, breakers, the config after a reload) and
 
 from __future__ import annotations
 
-import asyncio
 import errno
 import hmac
 import time
-from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -59,6 +57,7 @@ class Proxy:
         self.state = state or MonitorState(history=config.tui.history)
         self.bus.add_listener(self._fold)
         self.credentials = credentials or Credentials()
+        self.credentials.bind(self)
         self.forwarder = Forwarder(self)
         self._breakers: dict[str, Breaker] = {}
         self._enabled: dict[str, bool] = {}
@@ -140,6 +139,13 @@ class Proxy:
         for b in self._breakers.values():
             b.failures_to_open, b.cooldown_s = breaker.failures, breaker.cooldown_s
         self._enabled = {p.name: p.enabled for p in config.providers}
+        self.credentials.configure(config)
+
+    def apply_provider_change(self, config: Config, name: str) -> None:
+        """One provider's settings changed (the derived-key switch); nothing else resets."""
+        self.config = config
+        self.credentials.configure(config)
+        self.publish_provider(name)
 
     def breaker(self, name: str) -> Breaker:
         return self._breakers[name]
@@ -317,15 +323,3 @@ def build_app(proxy: Proxy) -> web.Application:
     add_admin_routes(app, proxy)
     app.router.add_route("*", "/{tail:.*}", not_found)
     return app
-
-
-async def serve_forever(
-    proxy: Proxy, host: str | None, port: int | None, ready: Callable[[str], None]
-) -> None:
-    """Runs until cancelled (SIGINT/SIGTERM in the CLI)."""
-    url = await proxy.start(host, port)
-    ready(url)
-    try:
-        await asyncio.Event().wait()
-    finally:
-        await proxy.stop()

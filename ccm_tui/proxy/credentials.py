@@ -1,19 +1,27 @@
 """Which credential a provider sends for an attempt, and whether a failure can be mended.
 
-apikey and passthrough are fixed; oauth and the derived key come from the token manager,
-which refreshes, derives and switches (the seam the OAuth issue plugs into).
+apikey and passthrough are fixed. oauth and the derived key come from the token manager:
+a 401 "expired" earns a refresh and one retry on the same provider, a derived key refused
+with 401 is re-derived once, and a provider with `auto_derive_api_key` switches itself to
+its derived key when the upstream says the token is for Claude Code only.
 """
 
 from __future__ import annotations
 
+import logging
 from typing import TYPE_CHECKING
 
-from ccm_tui.config import ProviderConfig
-from ccm_tui.events import AuthMode
+from ccm_tui import keyswitch
+from ccm_tui.auth import OAuthError, ScopeRefused, TokenManager
+from ccm_tui.config import Config, ProviderConfig
+from ccm_tui.events import AuthMode, Failure, Level
 from ccm_tui.providers.anthropic import Credential
 
 if TYPE_CHECKING:
+    from ccm_tui.proxy.app import Proxy
     from ccm_tui.proxy.forward import Outcome
+
+log = logging.getLogger(__name__)
 
 
 class CredentialUnavailable(Exception):
@@ -26,22 +34,20 @@ class CredentialUnavailable(Exception):
 
 
 class Credentials:
-    async def credential(self, provider: ProviderConfig) -> Credential:
-        if provider.auth_type is AuthMode.APIKEY:
-            if not provider.api_key:
-                raise CredentialUnavailable(AuthMode.APIKEY, "no api_key configured")
-            return Credential(AuthMode.APIKEY, provider.api_key)
-        if provider.auth_type is AuthMode.PASSTHROUGH:
-            return Credential(AuthMode.PASSTHROUGH)
-        raise CredentialUnavailable(
-            AuthMode.OAUTH, f"no OAuth token for {provider.oauth_provider}: run ccm-tui login"
-        )
+    def __init__(self, tokens: TokenManager | None = None) -> None:
+        self.tokens = tokens
+        self._proxy: Proxy | None = None
+        # Providers whose automatic switch was refused (no org:create_api_key): asking
+        # again on every Claude-Code-only 400 would only repeat the refusal.
+        self._auto_refused: set[str] = set()
 
-    async def recover(
-        self, provider: ProviderConfig, credential: Credential, outcome: Outcome
-    ) -> bool:
-        """Whether to retry the same provider (its credential was renewed)."""
-        return False
+    def bind(self, proxy: Proxy) -> None:
+        self._proxy = proxy
+
+    def configure(self, config: Config) -> None:
+        """A new config (start, reload, a switch): which tokens are in use, and how."""
+        if self.tokens is not None:
+            self.tokens.set_providers(config.providers)
 
     def mode(self, provider: ProviderConfig) -> AuthMode:
         """The credential kind the provider uses now (for display)."""
@@ -49,10 +55,85 @@ class Credentials:
             return AuthMode.DERIVED_KEY
         return provider.auth_type
 
+    async def credential(self, provider: ProviderConfig) -> Credential:
+        if provider.auth_type is AuthMode.APIKEY:
+            if not provider.api_key:
+                raise CredentialUnavailable(AuthMode.APIKEY, "no api_key configured")
+            return Credential(AuthMode.APIKEY, provider.api_key)
+        if provider.auth_type is AuthMode.PASSTHROUGH:
+            return Credential(AuthMode.PASSTHROUGH)
+        mode = self.mode(provider)
+        token_id = provider.oauth_provider or provider.name
+        if self.tokens is None:
+            raise CredentialUnavailable(mode, "OAuth providers need the token manager")
+        try:
+            if mode is AuthMode.DERIVED_KEY:
+                key = await self.tokens.derived_key(token_id, provider.name)
+                return Credential(mode, key, token_id)
+            return Credential(mode, await self.tokens.access_token(token_id), token_id)
+        except OAuthError as err:
+            raise CredentialUnavailable(mode, str(err)) from None
+
+    async def recover(
+        self, provider: ProviderConfig, credential: Credential, outcome: Outcome
+    ) -> bool:
+        """Whether to retry the same provider (its credential was renewed)."""
+        token_id, secret = credential.token_id, credential.secret
+        if self.tokens is None or token_id is None or secret is None:
+            return False
+        try:
+            if outcome.status == 401 and credential.mode is AuthMode.OAUTH:
+                await self.tokens.after_unauthorized(token_id, secret)
+                return True
+            if outcome.status == 401 and credential.mode is AuthMode.DERIVED_KEY:
+                await self.tokens.rederive(token_id, provider.name, secret)
+                return True
+        except OAuthError as err:
+            log.warning("%s: could not renew its credential: %s", provider.name, err)
+            return False
+        if (
+            outcome.failure is Failure.OAUTH_SCOPE
+            and credential.mode is AuthMode.OAUTH
+            and provider.auto_derive_api_key
+            and provider.name not in self._auto_refused
+        ):
+            try:
+                await self.switch_to_derived(provider.name)
+            except ValueError as err:
+                self._auto_refused.add(provider.name)
+                log.warning("%s: automatic switch to a derived key failed: %s", provider.name, err)
+                return False
+            return True
+        return False
+
+    # -- the derived-key switch -------------------------------------------------------------
+
+    def _require(self, name: str) -> tuple[Proxy, TokenManager]:
+        if self._proxy is None:
+            raise RuntimeError("Credentials.bind() was not called")
+        keyswitch.oauth_provider(self._proxy.config, name)  # names the problem first
+        if self.tokens is None:
+            raise ValueError("this proxy has no token manager: OAuth switches are unavailable")
+        return self._proxy, self.tokens
+
     async def switch_to_derived(self, name: str) -> str:
-        raise ValueError(
-            f"{name} does not use OAuth: the derived-key switch is for oauth providers"
-        )
+        """Raises ValueError with a message for the user (the provider stays on OAuth)."""
+        proxy, tokens = self._require(name)
+        try:
+            config, message = await keyswitch.switch_to_derived(proxy.config, tokens, name)
+        except ScopeRefused as err:
+            proxy.notice(Level.ERROR, str(err))
+            raise ValueError(str(err)) from None
+        except OAuthError as err:
+            raise ValueError(str(err)) from None
+        self._auto_refused.discard(name)
+        proxy.apply_provider_change(config, name)
+        proxy.notice(Level.INFO, message)
+        return message
 
     async def switch_to_oauth(self, name: str) -> str:
-        raise ValueError(f"{name} does not use OAuth: nothing to switch back to")
+        proxy, tokens = self._require(name)
+        config, message = keyswitch.switch_to_oauth(proxy.config, tokens, name)
+        proxy.apply_provider_change(config, name)
+        proxy.notice(Level.INFO, message)
+        return message

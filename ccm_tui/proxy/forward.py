@@ -12,13 +12,16 @@ import asyncio
 import contextlib
 import secrets
 import time
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 import aiohttp
 import orjson
 from aiohttp import web
+from multidict import CIMultiDict
 
+from ccm_tui.config import ProviderConfig
 from ccm_tui.events import (
     AttemptFailed,
     AttemptStarted,
@@ -30,7 +33,9 @@ from ccm_tui.events import (
     StreamProgressed,
 )
 from ccm_tui.masking import mask_headers, mask_text
+from ccm_tui.providers import openai as chat
 from ccm_tui.providers.anthropic import Credential, response_headers, upstream_headers
+from ccm_tui.providers.registry import WireFormat
 from ccm_tui.proxy.body import dumps, with_model
 from ccm_tui.proxy.classify import (
     classify_exception,
@@ -86,6 +91,8 @@ class Exchange:
     attempt: int = 0
     tried: list[dict[str, Any]] = field(default_factory=list)
     _bodies: dict[str, bytes] = field(default_factory=dict)
+    chat_bodies: dict[str, bytes] = field(default_factory=dict)  # translated, per model
+    tool_names: dict[str, str] | None = None  # shortened tool name -> the client's
 
     def body_for(self, model: str) -> bytes:
         """The upstream body for one actual model, built once per model."""
@@ -101,6 +108,120 @@ class Exchange:
 
 def new_request_id() -> str:
     return secrets.token_hex(6)
+
+
+Reader = Callable[[], Awaitable[bytes]]
+
+
+class UpstreamFormat:
+    """What differs between upstream wire formats, behind one seam chosen per provider.
+
+    This base is the Messages API as Anthropic-format providers speak it: the request goes
+    up as the client sent it and the answer comes back untouched, so the hot path does no
+    work beyond what it did before the seam existed.
+    """
+
+    def url(self, provider: ProviderConfig, request: web.Request) -> str:
+        return provider.base_url + request.path_qs
+
+    def headers(
+        self,
+        request: web.Request,
+        provider: ProviderConfig,
+        credential: Credential,
+        proxy_key: str | None,
+    ) -> CIMultiDict[str] | dict[str, str]:
+        return upstream_headers(request.headers.items(), provider, credential, proxy_key)
+
+    def body(self, exchange: Exchange, model: str) -> bytes:
+        return exchange.body_for(model)
+
+    def response_headers(
+        self, upstream: aiohttp.ClientResponse, content_type: str
+    ) -> CIMultiDict[str]:
+        return response_headers(upstream.headers.items())
+
+    def error_body(self, status: int, body: bytes) -> bytes:
+        return body
+
+    def decode(self, exchange: Exchange, body: bytes) -> tuple[bytes, Any]:
+        """The JSON answer for the client, and its parsed form. Raises ValueError."""
+        return body, orjson.loads(body)
+
+    def reader(self, exchange: Exchange, upstream: aiohttp.ClientResponse) -> Reader:
+        """Reads the stream's next bytes for the client (b"" at its end)."""
+        return upstream.content.readany
+
+
+class ChatCompletionsFormat(UpstreamFormat):
+    """OpenAI Chat Completions: request, answers, errors and streams are translated
+    (`providers/openai.py`), so the client and the observer only see the Messages API."""
+
+    def url(self, provider: ProviderConfig, request: web.Request) -> str:
+        return chat.chat_url(provider)
+
+    def headers(
+        self,
+        request: web.Request,
+        provider: ProviderConfig,
+        credential: Credential,
+        proxy_key: str | None,
+    ) -> CIMultiDict[str] | dict[str, str]:
+        return chat.chat_headers(request.headers.items(), credential, proxy_key)
+
+    def body(self, exchange: Exchange, model: str) -> bytes:
+        data = exchange.chat_bodies.get(model)
+        if data is None:
+            body = exchange.body
+            if exchange.route.system is not None:
+                body = {**body, "system": exchange.route.system}
+            data = dumps(chat.to_chat_request(body, model))
+            exchange.chat_bodies[model] = data
+        return data
+
+    def response_headers(
+        self, upstream: aiohttp.ClientResponse, content_type: str
+    ) -> CIMultiDict[str]:
+        headers = response_headers(upstream.headers.items())
+        headers["Content-Type"] = content_type  # the body is ours now, whatever came
+        return headers
+
+    def error_body(self, status: int, body: bytes) -> bytes:
+        return chat.error_to_anthropic(status, body)
+
+    def decode(self, exchange: Exchange, body: bytes) -> tuple[bytes, Any]:
+        data = orjson.loads(body)
+        if not isinstance(data, dict):
+            raise ValueError("the answer is not a JSON object")
+        message = chat.from_chat_response(data, exchange.route.requested, self._names(exchange))
+        return orjson.dumps(message), message
+
+    def reader(self, exchange: Exchange, upstream: aiohttp.ClientResponse) -> Reader:
+        translator = chat.StreamTranslator(exchange.route.requested, self._names(exchange))
+        readany = upstream.content.readany
+
+        async def read() -> bytes:
+            # Upstream chunks that translate to nothing (usage, role-only) are read past.
+            while not translator.done:
+                chunk = await readany()
+                frames = translator.feed(chunk) if chunk else translator.finish()
+                if frames or not chunk:
+                    return frames
+            return b""
+
+        return read
+
+    @staticmethod
+    def _names(exchange: Exchange) -> dict[str, str]:
+        if exchange.tool_names is None:
+            exchange.tool_names = chat.tool_name_map(exchange.body)
+        return exchange.tool_names
+
+
+FORMATS: dict[WireFormat, UpstreamFormat] = {
+    WireFormat.ANTHROPIC: UpstreamFormat(),
+    WireFormat.OPENAI: ChatCompletionsFormat(),
+}
 
 
 class Forwarder:
@@ -267,12 +388,10 @@ class Forwarder:
         proxy = self.proxy
         provider = candidate.provider
         timeouts = proxy.config.server.timeouts
-        request = exchange.request
-        url = provider.base_url + request.path_qs
-        headers = upstream_headers(
-            request.headers.items(), provider, credential, proxy.config.server.api_key
-        )
-        data = exchange.body_for(candidate.actual_model)
+        fmt = FORMATS[provider.format]
+        url = fmt.url(provider, exchange.request)
+        headers = fmt.headers(exchange.request, provider, credential, proxy.config.server.api_key)
+        data = fmt.body(exchange, candidate.actual_model)
         loop = asyncio.get_running_loop()
         first_byte_s = (timeouts.first_byte_ms if exchange.stream else timeouts.api_ms) / 1000
         out: web.StreamResponse | None = None
@@ -283,20 +402,21 @@ class Forwarder:
                     url, data=data, headers=headers, allow_redirects=False
                 ) as upstream:
                     if not 200 <= upstream.status < 300:
-                        return await self._error_answer(exchange, candidate, upstream)
+                        return await self._error_answer(exchange, candidate, upstream, fmt)
                     if not exchange.stream:
-                        return await self._whole(exchange, candidate, upstream, observer)
-                    first = await upstream.content.readany()
+                        return await self._whole(exchange, candidate, upstream, observer, fmt)
+                    read = fmt.reader(exchange, upstream)
+                    first = await read()
                     if not first:
                         return Outcome(
                             Failure.SERVER_ERROR,
                             status=upstream.status,
                             message="upstream ended the response before sending any of it",
                         )
-                    out = await self._commit(exchange, candidate, upstream)
+                    out = await self._commit(exchange, candidate, upstream, fmt)
                     deadline.reschedule(loop.time() + timeouts.stream_idle_ms / 1000)
                     return await self._relay(
-                        exchange, candidate, upstream, out, first, observer, deadline
+                        exchange, candidate, read, out, first, observer, deadline
                     )
         except asyncio.CancelledError:
             if out is None:
@@ -318,12 +438,16 @@ class Forwarder:
             return await self._broken(exchange, candidate, out, observer, message)
 
     async def _error_answer(
-        self, exchange: Exchange, candidate: Candidate, upstream: aiohttp.ClientResponse
+        self,
+        exchange: Exchange,
+        candidate: Candidate,
+        upstream: aiohttp.ClientResponse,
+        fmt: UpstreamFormat,
     ) -> Outcome:
-        body = await upstream.content.read(ERROR_BODY_LIMIT)
+        body = fmt.error_body(upstream.status, await upstream.content.read(ERROR_BODY_LIMIT))
         message = error_message(body)
         failure = classify_status(upstream.status, message)
-        headers = list(response_headers(upstream.headers.items()).items())
+        headers = list(fmt.response_headers(upstream, "application/json").items())
         if failure is Failure.CLIENT_ERROR:
             # Another provider would refuse it too: the client gets it as it came.
             response = web.Response(status=upstream.status, body=body, headers=headers)
@@ -352,15 +476,18 @@ class Forwarder:
         candidate: Candidate,
         upstream: aiohttp.ClientResponse,
         observer: ResponseObserver,
+        fmt: UpstreamFormat,
     ) -> Outcome:
         body = await upstream.read()
         try:
-            message = orjson.loads(body)
-        except orjson.JSONDecodeError:
+            body, message = fmt.decode(exchange, body)
+        except ValueError as err:
             return Outcome(
                 Failure.SERVER_ERROR,
                 status=upstream.status,
-                message="upstream sent a malformed JSON body",
+                message="upstream sent a malformed JSON body"
+                if isinstance(err, orjson.JSONDecodeError)
+                else f"upstream sent an unusable answer: {err}",
             )
         if isinstance(message, dict) and not exchange.count_tokens:
             observer.read_message(message)
@@ -370,7 +497,7 @@ class Forwarder:
         response = web.Response(
             status=upstream.status,
             body=body,
-            headers=response_headers(upstream.headers.items()),
+            headers=fmt.response_headers(upstream, "application/json"),
         )
         self._finish(exchange, upstream.status, Failure.OK, "", candidate, observer)
         return Outcome(Failure.OK, response=response)
@@ -384,10 +511,14 @@ class Forwarder:
         )
 
     async def _commit(
-        self, exchange: Exchange, candidate: Candidate, upstream: aiohttp.ClientResponse
+        self,
+        exchange: Exchange,
+        candidate: Candidate,
+        upstream: aiohttp.ClientResponse,
+        fmt: UpstreamFormat,
     ) -> web.StreamResponse:
         out = web.StreamResponse(
-            status=upstream.status, headers=response_headers(upstream.headers.items())
+            status=upstream.status, headers=fmt.response_headers(upstream, "text/event-stream")
         )
         out.headers["x-ccm-provider"] = candidate.provider.name
         await out.prepare(exchange.request)
@@ -398,7 +529,7 @@ class Forwarder:
         self,
         exchange: Exchange,
         candidate: Candidate,
-        upstream: aiohttp.ClientResponse,
+        read: Reader,
         out: web.StreamResponse,
         first: bytes,
         observer: ResponseObserver,
@@ -409,7 +540,6 @@ class Forwarder:
         publish = self.proxy.bus.publish
         next_progress = loop.time() + PROGRESS_INTERVAL_S
         pending = first
-        read = upstream.content.readany
         while True:
             cut = split_complete(pending)
             if cut:
