@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from ccm_tui import __version__
-from ccm_tui.config import STARTER_CONFIG, Config, ConfigError, load_config
+from ccm_tui.config import STARTER_CONFIG, Config, ConfigError, ConfigNotFound, load_config
 from ccm_tui.paths import default_config_path, display
 
 EXIT_OK = 0
@@ -278,6 +278,182 @@ def cmd_use_oauth(args: argparse.Namespace) -> int:
     return _oauth_command(args, body)
 
 
+# -- the monitor: run, demo, attach ----------------------------------------------------------
+
+
+def _log_to_file() -> Path:
+    """The screen belongs to the TUI: every log line goes to a file instead."""
+    from ccm_tui.paths import log_path
+
+    path = log_path()
+    path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+    handler = logging.FileHandler(path, encoding="utf-8")
+    handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
+    root = logging.getLogger()
+    for old in list(root.handlers):
+        root.removeHandler(old)
+    root.addHandler(handler)
+    root.setLevel(logging.INFO)
+    logging.captureWarnings(True)
+    logging.getLogger("httpx").setLevel(logging.WARNING)  # one line per OAuth call is noise
+    return path
+
+
+def _themes(args: argparse.Namespace, configured: str) -> tuple[Any, str, bool]:
+    """The theme set, the theme to start with and whether to keep the terminal's own colours."""
+    from ccm_tui.tui.theming import ThemeError, load_themes, no_color_requested, resolve_theme_name
+
+    themes = load_themes()
+    no_color = no_color_requested()
+    requested = args.theme or ("ccm-ansi" if no_color else configured)
+    try:
+        name = resolve_theme_name(requested, themes.themes)
+    except ThemeError as err:
+        raise UsageError(str(err)) from None
+    return themes, name, no_color
+
+
+class UsageError(Exception):
+    """Bad arguments: printed, exit 2."""
+
+
+def cmd_run(args: argparse.Namespace) -> int:
+    from ccm_tui.control import LocalControl
+    from ccm_tui.gateway import Gateway
+    from ccm_tui.proxy.app import StartupError
+    from ccm_tui.requestlog import RequestLogger
+    from ccm_tui.tui.app import CcmApp
+
+    config = _load(args)
+    themes, theme, no_color = _themes(args, config.tui.theme)
+    log_file = _log_to_file()
+    gateway = Gateway(config, tokens_path=_tokens_override(args))
+    gateway.bus.add_listener(RequestLogger(gateway.state))
+    failure: list[str] = []
+
+    async def main() -> int:
+        try:
+            url = await gateway.start(args.host, args.port)
+        except StartupError as err:
+            failure.append(str(err))
+            await gateway.stop()
+            return EXIT_FAILED
+        app = CcmApp(
+            gateway.state,
+            gateway.bus,
+            LocalControl(gateway.proxy),
+            themes=themes,
+            theme=theme,
+            source=f"serving {url}",
+            ansi_color=True if no_color else None,
+        )
+        loop = asyncio.get_running_loop()
+        loop.add_signal_handler(signal.SIGTERM, app.exit)
+        try:
+            await app.run_async()
+        finally:
+            await gateway.stop()
+        return int(app.return_code or 0)
+
+    code = asyncio.run(main())
+    if failure:
+        print(f"ccm-tui: {failure[0]}", file=sys.stderr)
+        print(f"(log: {display(log_file)})", file=sys.stderr)
+    return code
+
+
+def cmd_demo(args: argparse.Namespace) -> int:
+    from ccm_tui import demo
+    from ccm_tui.config import load_config
+    from ccm_tui.control import LocalControl
+    from ccm_tui.gateway import Gateway
+    from ccm_tui.requestlog import RequestLogger
+    from ccm_tui.sim import Simulator
+    from ccm_tui.sim.traffic import DemoTraffic
+    from ccm_tui.tui.app import CcmApp
+
+    themes, theme, no_color = _themes(args, "ccm-dark")
+    _log_to_file()
+    directory = demo.demo_dir()
+
+    async def main() -> int:
+        sim = Simulator(token_lifetime_s=demo.TOKEN_LIFETIME_S, seed=None)
+        async with sim.serve("127.0.0.1", 0):
+            config = load_config(demo.prepare(directory, sim))
+            demo.set_scenarios(sim)
+            gateway = Gateway(config, claude_code_path=directory / "no-claude-code-login.json")
+            gateway.bus.add_listener(RequestLogger(gateway.state))
+            url = await gateway.start("127.0.0.1", args.port)
+            tasks = [
+                asyncio.create_task(DemoTraffic(url).run()),
+                asyncio.create_task(demo.vary_flaky(sim)),
+            ]
+            app = CcmApp(
+                gateway.state,
+                gateway.bus,
+                LocalControl(gateway.proxy),
+                themes=themes,
+                theme=theme,
+                source=f"demo · proxy {url}",
+                ansi_color=True if no_color else None,
+            )
+            loop = asyncio.get_running_loop()
+            loop.add_signal_handler(signal.SIGTERM, app.exit)
+            try:
+                await app.run_async()
+            finally:
+                for task in tasks:
+                    task.cancel()
+                await asyncio.gather(*tasks, return_exceptions=True)
+                await gateway.stop()
+            return int(app.return_code or 0)
+
+    return asyncio.run(main())
+
+
+def cmd_attach(args: argparse.Namespace) -> int:
+    from ccm_tui.attach import RemoteMonitor
+    from ccm_tui.control import RemoteControl, display_url, normalize_url
+    from ccm_tui.events import EventBus
+    from ccm_tui.monitor import MonitorState
+    from ccm_tui.tui.app import CcmApp
+
+    try:
+        url = normalize_url(args.url)
+    except ValueError as err:
+        raise UsageError(str(err)) from None
+    themes, theme, no_color = _themes(args, "ccm-dark")
+    _log_to_file()
+
+    async def main() -> int:
+        state = MonitorState(history=args.history)
+        bus = EventBus()
+        monitor = RemoteMonitor(url, args.key, state, bus)
+        control = RemoteControl(url, args.key)
+        app = CcmApp(
+            state,
+            bus,
+            control,
+            themes=themes,
+            theme=theme,
+            source=f"attached to {display_url(url)}",
+            ansi_color=True if no_color else None,
+        )
+        loop = asyncio.get_running_loop()
+        loop.add_signal_handler(signal.SIGTERM, app.exit)
+        watcher = asyncio.create_task(monitor.run())
+        try:
+            await app.run_async()
+        finally:
+            watcher.cancel()
+            await asyncio.gather(watcher, return_exceptions=True)
+            await monitor.close()
+            await control.aclose()
+        return int(app.return_code or 0)
+
+    return asyncio.run(main())
+
+
 # -- the parser -----------------------------------------------------------------------------
 
 
@@ -287,6 +463,14 @@ def build_parser() -> argparse.ArgumentParser:
         description="A gateway and live monitor for Claude Code.",
     )
     parser.add_argument("--version", action="version", version=f"ccm-tui {__version__}")
+    parser.add_argument(
+        "--config", metavar="PATH", help=f"config file (default {display(default_config_path())})"
+    )
+    parser.add_argument("--host", help="address to listen on (overrides [server] host)")
+    parser.add_argument("--port", type=int, help="port to listen on (overrides [server] port)")
+    parser.add_argument("--theme", help="theme name (overrides [tui] theme)")
+    parser.add_argument("--tokens", metavar="PATH", help="token store path")
+    parser.set_defaults(func=cmd_run)
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
 
     def config_arg(p: argparse.ArgumentParser) -> None:
@@ -310,6 +494,20 @@ def build_parser() -> argparse.ArgumentParser:
     serve.add_argument("--port", type=int, help="port to listen on (overrides [server] port)")
     tokens_arg(serve)
     serve.set_defaults(func=cmd_serve)
+
+    demo_cmd = sub.add_parser(
+        "demo", help="see ccm-tui at work: simulated providers, traffic and tokens, no setup"
+    )
+    demo_cmd.add_argument("--theme", help="theme name")
+    demo_cmd.add_argument("--port", type=int, default=0, help="proxy port (default: any free)")
+    demo_cmd.set_defaults(func=cmd_demo)
+
+    attach = sub.add_parser("attach", help="watch a proxy started elsewhere (ccm-tui serve)")
+    attach.add_argument("url", help="the proxy's address, e.g. http://127.0.0.1:13456")
+    attach.add_argument("--key", help="the proxy's server.api_key, if it has one")
+    attach.add_argument("--theme", help="theme name")
+    attach.add_argument("--history", type=int, default=1000, help="requests kept on screen")
+    attach.set_defaults(func=cmd_attach)
 
     init = sub.add_parser("init", help="write a commented starter config")
     config_arg(init)
@@ -353,14 +551,22 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
-    if not getattr(args, "func", None):
-        parser.print_help()
-        return EXIT_USAGE
     try:
         return int(args.func(args))
+    except ConfigNotFound as err:
+        print(
+            f"ccm-tui: no config file at {display(err.path)}.\n"
+            "  Create one with `ccm-tui init` (then edit it and run `ccm-tui check`),\n"
+            "  or run `ccm-tui demo` to see ccm-tui at work without one.",
+            file=sys.stderr,
+        )
+        return EXIT_FAILED
     except ConfigError as err:
         for problem in err.problems:
             print(problem, file=sys.stderr)
         return EXIT_FAILED
+    except UsageError as err:
+        print(f"ccm-tui: {err}", file=sys.stderr)
+        return EXIT_USAGE
     except KeyboardInterrupt:
         return 130

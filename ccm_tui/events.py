@@ -158,6 +158,7 @@ class StreamProgressed:
     """Sent at most every 100 ms per request; each one supersedes the last."""
 
     request_id: str
+    input_tokens: int
     output_tokens: int  # estimated until the upstream reports usage
     blocks: tuple[BlockView, ...]
 

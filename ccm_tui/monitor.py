@@ -214,6 +214,7 @@ class MonitorState:
     def _stream_progressed(self, e: StreamProgressed) -> None:
         request = self.requests.get(e.request_id)
         if request is not None:
+            request.input_tokens = e.input_tokens
             request.output_tokens = e.output_tokens
             request.blocks = e.blocks
 

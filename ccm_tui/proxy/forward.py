@@ -555,7 +555,10 @@ class Forwarder:
                     next_progress = now + PROGRESS_INTERVAL_S
                     publish(
                         StreamProgressed(
-                            exchange.request_id, observer.output_estimate, observer.blocks()
+                            exchange.request_id,
+                            observer.input_tokens,
+                            observer.output_estimate,
+                            observer.blocks(),
                         )
                     )
             chunk = await read()

@@ -60,7 +60,7 @@ SAMPLES: list[Event] = [
     AttemptFailed("req-1", 1, "primary", Failure.RATE_LIMITED, 429, "Rate limited", 30.0, 12.5),
     AttemptFailed("req-1", 2, "secondary", Failure.CONNECT_ERROR, None, "refused", None, 0.75),
     ResponseStarted("req-1", 2, "secondary", 200, 123.4),
-    StreamProgressed("req-1", 42, BLOCKS),
+    StreamProgressed("req-1", 7, 42, BLOCKS),
     RequestFinished(
         request_id="req-1",
         status=200,

@@ -72,7 +72,7 @@ def failover_then_success(state: MonitorState, request_id: str = "r1") -> None:
     )  # fmt: skip
     state.apply(AttemptStarted(request_id, 2, "secondary", "glm-4.6", AuthMode.APIKEY, 1.1))
     state.apply(ResponseStarted(request_id, 2, "secondary", 200, 120.0))
-    state.apply(StreamProgressed(request_id, 15, (BlockView("text", "", "Hel"),)))
+    state.apply(StreamProgressed(request_id, 10, 15, (BlockView("text", "", "Hel"),)))
     state.apply(finished(request_id))
 
 
@@ -131,9 +131,9 @@ def test_stream_progress_updates_tokens_and_blocks_in_place():
     state.apply(ResponseStarted("r1", 1, "primary", 200, 80.0))
     first = (BlockView("thinking", "", "hmm"),)
     second = (BlockView("thinking", "", "hmm, yes"), BlockView("text", "", "Answer"))
-    state.apply(StreamProgressed("r1", 4, first))
+    state.apply(StreamProgressed("r1", 10, 4, first))
     assert (state.requests["r1"].output_tokens, state.requests["r1"].blocks) == (4, first)
-    state.apply(StreamProgressed("r1", 9, second))
+    state.apply(StreamProgressed("r1", 10, 9, second))
     assert (state.requests["r1"].output_tokens, state.requests["r1"].blocks) == (9, second)
 
 
@@ -142,7 +142,7 @@ def test_finish_without_blocks_keeps_the_streamed_blocks():
     state.apply(started("r1"))
     state.apply(AttemptStarted("r1", 1, "primary", "m", AuthMode.APIKEY, 1.0))
     blocks = (BlockView("text", "", "streamed"),)
-    state.apply(StreamProgressed("r1", 3, blocks))
+    state.apply(StreamProgressed("r1", 10, 3, blocks))
     state.apply(finished("r1", provider="primary", blocks=()))
     assert state.requests["r1"].blocks == blocks
 
@@ -197,7 +197,7 @@ def test_events_for_unknown_requests_still_count_for_providers():
     state = MonitorState(clock=Clock())
     state.apply(AttemptStarted("gone", 1, "primary", "m", AuthMode.APIKEY, 1.0))
     state.apply(AttemptFailed("gone", 1, "primary", Failure.TIMEOUT, None, "timed out", None, 1.0))
-    state.apply(StreamProgressed("gone", 5, ()))
+    state.apply(StreamProgressed("gone", 10, 5, ()))
     state.apply(finished("gone"))
     assert state.requests == {}
     assert state.providers["primary"].counts == {Failure.TIMEOUT: 1}
@@ -332,7 +332,7 @@ def busy_state(clock: Clock) -> MonitorState:
     state.apply(started("r2"))
     state.apply(AttemptStarted("r2", 1, "primary", "m", AuthMode.OAUTH, 3.0))
     state.apply(ResponseStarted("r2", 1, "primary", 200, 70.5))
-    state.apply(StreamProgressed("r2", 12, (BlockView("tool_use", "Bash", '{"comm'),)))
+    state.apply(StreamProgressed("r2", 10, 12, (BlockView("tool_use", "Bash", '{"comm'),)))
     state.apply(ProviderStateChanged("primary", True, BreakerState.HALF_OPEN, None, 1,
                                      AuthMode.OAUTH))  # fmt: skip
     state.apply(token("claude-max", 1_750_028_800.0, RefreshState.OK))

@@ -1,0 +1,429 @@
+"""The monitor: renders a `MonitorState` and sends commands through a `ProxyControl`.
+
+It knows nothing of where the state comes from (a proxy in this process, a remote one
+through `attach`, the demo): it reads the state, watches the bus for what changed, and
+asks the control to change things.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Iterable
+from typing import ClassVar
+
+from rich.text import Text
+from textual import work
+from textual.app import App, ComposeResult, SystemCommand
+from textual.binding import Binding, BindingType
+from textual.containers import Container, Vertical
+from textual.screen import Screen
+from textual.theme import Theme
+from textual.widgets import DataTable, Footer, Static, Tab, Tabs
+
+from ccm_tui import humanize as fmt
+from ccm_tui.control import ControlError, ProxyControl
+from ccm_tui.events import ConnectionChanged, EventBus, Level
+from ccm_tui.monitor import MonitorState
+from ccm_tui.tui.filtering import RequestFilter
+from ccm_tui.tui.messages import BusAdapter, MonitorUpdated
+from ccm_tui.tui.screens import ConfirmQuitScreen, FilterScreen, HelpScreen
+from ccm_tui.tui.theming import Palette, ThemeSet, fallback_variables, register_themes
+from ccm_tui.tui.widgets.detail import DetailView
+from ccm_tui.tui.widgets.providers import ProvidersTable
+from ccm_tui.tui.widgets.requests import RequestsTable
+from ccm_tui.tui.widgets.tokens import TokensTable
+
+PANES = ("requests", "providers", "tokens", "detail")
+PANE_TITLES = {
+    "requests": "Requests",
+    "providers": "Providers",
+    "tokens": "Tokens",
+    "detail": "Detail",
+}
+WIDE = (120, 32)  # at least this many columns and rows: every pane at once
+PANE_GROUP = Binding.Group("Panes")
+
+
+class CcmApp(App[int]):
+    CSS_PATH = "ccm.tcss"
+    TITLE = "ccm-tui"
+    BINDINGS: ClassVar[list[BindingType]] = [
+        Binding("ctrl+q", "quit", "Quit", id="app.quit", priority=True, show=False),
+        Binding("q", "request_quit", "Quit", id="app.request_quit"),
+        Binding("question_mark", "help", "Help", id="app.help", key_display="?"),
+        Binding("t", "next_theme", "Theme", id="app.theme"),
+        Binding("ctrl+r", "reload", "Reload", id="app.reload"),
+        Binding("1", "pane('requests')", "Requests", id="app.pane.requests", group=PANE_GROUP),
+        Binding("2", "pane('providers')", "Providers", id="app.pane.providers", group=PANE_GROUP),
+        Binding("3", "pane('tokens')", "Tokens", id="app.pane.tokens", group=PANE_GROUP),
+        Binding("4", "pane('detail')", "Detail", id="app.pane.detail", group=PANE_GROUP),
+        Binding("escape", "back", "Back", id="app.back", show=False),
+    ]
+
+    def __init__(
+        self,
+        state: MonitorState,
+        bus: EventBus,
+        control: ProxyControl,
+        *,
+        themes: ThemeSet,
+        theme: str,
+        source: str,
+        clock: Callable[[], float] = time.time,
+        tick_s: float = 1.0,
+        ansi_color: bool | None = None,
+    ) -> None:
+        super().__init__(ansi_color=ansi_color)
+        self.state = state
+        self.bus = bus
+        self.control = control
+        self.themes = themes
+        self.initial_theme = theme
+        self.source = source
+        self.clock = clock
+        self.tick_s = tick_s
+        self.connection: ConnectionChanged | None = None
+        self._toasts: dict[str, float] = {}
+        self.active_pane = "requests"
+        self.palette = Palette({})
+        self.adapter = BusAdapter(bus, self)
+        self.requests = RequestsTable(self.state, self.palette, id="requests-table")
+        self.providers = ProvidersTable(self.state, self.palette, clock, id="providers-table")
+        self.tokens = TokensTable(self.state, self.palette, clock, id="tokens-table")
+        self.detail = DetailView(self.palette, id="detail-view")
+
+    def get_theme_variable_defaults(self) -> dict[str, str]:
+        # Textual's own themes (the palette offers them) lack the ccm-* variables.
+        return fallback_variables(self.current_theme)
+
+    # -- building ------------------------------------------------------------------------
+
+    def compose(self) -> ComposeResult:
+        yield Static(id="status-line")
+        yield Tabs(*(Tab(PANE_TITLES[p], id=f"tab-{p}") for p in PANES), id="pane-tabs")
+        with Container(id="panes"):
+            with Vertical(id="pane-requests", classes="pane"):
+                yield Static(id="requests-caption", classes="caption")
+                yield self.requests
+            with Vertical(id="pane-providers", classes="pane"):
+                yield self.providers
+                yield Static(id="providers-caption", classes="caption")
+            with Vertical(id="pane-tokens", classes="pane"):
+                yield self.tokens
+                yield Static(id="tokens-empty", classes="caption")
+            with Vertical(id="pane-detail", classes="pane"):
+                yield self.detail
+        yield Footer(compact=True, show_command_palette=False)
+
+    def on_mount(self) -> None:
+        register_themes(self, self.themes)
+        self.theme = self.initial_theme
+        self.theme_changed_signal.subscribe(self, self._theme_changed)
+        self.palette = Palette.from_app(self)
+        for widget in (self.requests, self.providers, self.tokens, self.detail):
+            widget.palette = self.palette
+        for pane in PANES:
+            self.query_one(f"#pane-{pane}").border_title = PANE_TITLES[pane]
+        self._apply_layout()
+        with self.batch_update():
+            self.providers.update_providers()
+            self.tokens.update_tokens()
+            self.requests.fit_columns(self.requests.size.width or self.size.width)
+        self._refresh_chrome()
+        self.adapter.start()
+        self.set_interval(self.tick_s, self._tick)
+        self.requests.focus()
+
+    def on_unmount(self) -> None:
+        self.adapter.stop()
+
+    # -- layout --------------------------------------------------------------------------
+
+    def on_resize(self) -> None:
+        self._apply_layout()
+
+    def _apply_layout(self) -> None:
+        wide = self.size.width >= WIDE[0] and self.size.height >= WIDE[1]
+        screen = self.screen
+        screen.set_class(wide, "-wide")
+        screen.set_class(not wide, "-narrow")
+        for pane in PANES:
+            self.query_one(f"#pane-{pane}").set_class(pane == self.active_pane, "-active")
+
+    def action_pane(self, pane: str) -> None:
+        self.active_pane = pane
+        self.query_one("#pane-tabs", Tabs).active = f"tab-{pane}"
+        self._apply_layout()
+        widget = {
+            "requests": self.requests,
+            "providers": self.providers,
+            "tokens": self.tokens,
+            "detail": self.detail,
+        }[pane]
+        widget.focus()
+        if pane == "detail":
+            self._show_selected()
+
+    def on_tabs_tab_activated(self, event: Tabs.TabActivated) -> None:
+        pane = (event.tab.id or "tab-requests").removeprefix("tab-")
+        if pane != self.active_pane:
+            self.action_pane(pane)
+
+    def action_back(self) -> None:
+        if self.active_pane != "requests":
+            self.action_pane("requests")
+
+    # -- the stream of changes ------------------------------------------------------------
+
+    def on_monitor_updated(self, _: MonitorUpdated) -> None:
+        dirty = self.adapter.dirty.take()
+        with self.batch_update():
+            if dirty.everything:
+                self.requests.rebuild()
+                self.providers.rebuild()
+                self.tokens.rebuild()
+            else:
+                if dirty.requests:
+                    self.requests.update_requests(dirty.requests)
+                if dirty.providers:
+                    self.providers.update_providers(dirty.providers)
+                if dirty.tokens:
+                    self.tokens.update_tokens()
+            if self.detail.request_id in dirty.requests or dirty.everything:
+                self._show_selected()
+        if dirty.connection is not None:
+            self._connection_changed(dirty.connection)
+        for notice in dirty.notices:
+            severity = {Level.INFO: "information", Level.WARNING: "warning", Level.ERROR: "error"}
+            self.toast(notice.message, severity[notice.level])
+        self._refresh_chrome()
+
+    def toast(self, message: str, severity: str = "information", timeout: float = 6) -> None:
+        """A notification, once: an action's answer and the proxy's notice of it often match."""
+        now = self.clock()
+        self._toasts = {m: t for m, t in self._toasts.items() if now - t < 10}
+        if message in self._toasts:
+            return
+        self._toasts[message] = now
+        self.notify(message, severity=severity, timeout=timeout)  # type: ignore[arg-type]
+
+    def _tick(self) -> None:
+        with self.batch_update():
+            self.tokens.update_tokens()
+            self.providers.tick()
+        self._refresh_chrome()
+
+    def _connection_changed(self, change: ConnectionChanged) -> None:
+        previous = self.connection
+        self.connection = change
+        if previous is None or previous.connected != change.connected:
+            self.notify(
+                change.message,
+                severity="information" if change.connected else "warning",
+                timeout=4,
+            )
+
+    def _refresh_chrome(self) -> None:
+        now = self.clock()
+        status = Text(no_wrap=True, overflow="ellipsis")
+        status.append("ccm-tui ", "bold")
+        if self.connection is not None and not self.connection.connected:
+            retry = self.connection.retry_in_s
+            status.append(f"⚠ {self.source} — away", self.palette.style("ccm-status-failed"))
+            if retry is not None:
+                status.append(f", retrying in {retry:.0f}s", self.palette.style("ccm-muted"))
+        else:
+            status.append(self.source, self.palette.style("ccm-accent"))
+        requests = self.state.requests.values()
+        in_flight = sum(1 for r in requests if r.outcome is None)
+        recent = sum(1 for r in requests if r.at >= now - 10)
+        status.append(f"  {in_flight} live · {len(self.state.requests)} req · {recent / 10:.1f}/s")
+        self.query_one("#status-line", Static).update(status)
+
+        caption = Text(no_wrap=True, overflow="ellipsis")
+        table = self.requests
+        caption.append(
+            "following" if table.follow else "not following", self.palette.style("ccm-muted")
+        )
+        if table.paused:
+            caption.append(
+                f"  PAUSED +{len(table.held)}", self.palette.style("ccm-status-client-error")
+            )
+        if table.filter.active:
+            caption.append(f"  filter: {table.filter.describe()}", self.palette.style("ccm-accent"))
+            caption.append(f" ({table.shown_count} shown)", self.palette.style("ccm-muted"))
+        self.query_one("#requests-caption", Static).update(caption)
+        self.query_one("#providers-caption", Static).update(self._provider_caption(now))
+        empty = self.query_one("#tokens-empty", Static)
+        empty.display = not self.state.tokens
+        if not self.state.tokens:
+            empty.update(
+                Text(
+                    "No credentials with an expiry: OAuth providers (ccm-tui login NAME) and "
+                    "Claude Code's own login appear here.",
+                    self.palette.style("ccm-muted"),
+                )
+            )
+
+    def _provider_caption(self, now: float) -> Text:
+        """The selected provider's last error in full: the table has room for a glimpse."""
+        name = self.providers.selected
+        stats = self.state.providers.get(name or "")
+        caption = Text(no_wrap=True, overflow="ellipsis")
+        if stats is None:
+            return caption
+        caption.append(stats.name, "bold")
+        if stats.last_error:
+            caption.append(
+                f" · {fmt.ago(stats.last_error_at, now)}: ", self.palette.style("ccm-muted")
+            )
+            caption.append(stats.last_error, self.palette.style("ccm-status-failed"))
+        else:
+            caption.append(" · no errors", self.palette.style("ccm-muted"))
+        return caption
+
+    # -- selection and detail --------------------------------------------------------------
+
+    def on_data_table_row_highlighted(self, event: DataTable.RowHighlighted) -> None:
+        if event.data_table is self.requests:
+            self._show_selected()
+        elif event.data_table is self.providers:
+            self._refresh_chrome()
+
+    def on_requests_table_open_detail(self, event: RequestsTable.OpenDetail) -> None:
+        self.action_pane("detail")
+
+    def _show_selected(self) -> None:
+        selected = self.requests.selected_id
+        self.detail.show(self.state.requests.get(selected) if selected else None)
+
+    # -- actions -----------------------------------------------------------------------------
+
+    def action_help(self) -> None:
+        self.push_screen(HelpScreen(list(self._all_bindings())))
+
+    def _all_bindings(self) -> Iterable[tuple[str, str, str, str]]:
+        for where, bindings in (
+            ("global", self.BINDINGS),
+            ("requests", RequestsTable.BINDINGS),
+            ("providers", ProvidersTable.BINDINGS),
+        ):
+            for binding in bindings:
+                if isinstance(binding, Binding):
+                    key = binding.key_display or binding.key
+                    yield where, key, binding.description, binding.id or ""
+
+    def action_filter(self) -> None:
+        def apply(result: RequestFilter | None) -> None:
+            if result is not None:
+                self.requests.filter = result
+                with self.batch_update():
+                    self.requests.rebuild()
+                self._refresh_chrome()
+
+        self.push_screen(FilterScreen(self.requests.filter), apply)
+
+    def action_toggle_pause(self) -> None:
+        with self.batch_update():
+            self.requests.set_paused(not self.requests.paused)
+        self._refresh_chrome()
+
+    def action_toggle_follow(self) -> None:
+        self.requests.follow = not self.requests.follow
+        if self.requests.follow and self.requests.row_count:
+            self.requests.move_cursor(row=self.requests.row_count - 1, animate=False)
+        self._refresh_chrome()
+
+    def action_clear(self) -> None:
+        with self.batch_update():
+            self.requests.clear_requests(self.clock())
+        self._show_selected()
+        self._refresh_chrome()
+
+    def action_next_theme(self) -> None:
+        names = list(self.themes.themes)
+        index = names.index(self.theme) if self.theme in names else -1
+        self.theme = names[(index + 1) % len(names)]
+        self.notify(f"theme: {self.theme}", timeout=2)
+
+    def _theme_changed(self, _: Theme) -> None:
+        self.palette = Palette.from_app(self)
+        with self.batch_update():
+            self.requests.restyle(self.palette)
+            for table in (self.providers, self.tokens):
+                table.palette = self.palette
+                table.rebuild()
+            self.detail.palette = self.palette
+            self._show_selected()
+        self._refresh_chrome()
+
+    def action_reload(self) -> None:
+        self._send("reload", None)
+
+    def on_providers_table_action(self, event: ProvidersTable.Action) -> None:
+        self._send(event.action, event.provider)
+
+    @work(exclusive=False, group="control")
+    async def _send(self, action: str, provider: str | None) -> None:
+        control = self.control
+        try:
+            if action == "reload":
+                message = await control.reload()
+            elif provider is None:
+                return
+            elif action in ("enable", "disable"):
+                message = await control.set_enabled(provider, action == "enable")
+            elif action == "reset":
+                message = await control.reset(provider)
+            elif action == "derive-key":
+                self.notify(f"{provider}: deriving an API key…", timeout=2)
+                message = await control.derive_key(provider)
+            elif action == "use-oauth":
+                message = await control.use_oauth(provider)
+            else:
+                return
+        except ControlError as err:
+            self.toast(str(err), "error", timeout=12)
+            return
+        self.toast(message)
+
+    def action_request_quit(self) -> None:
+        in_flight = sum(1 for r in self.state.requests.values() if r.outcome is None)
+        if not in_flight:
+            self.exit(0)
+            return
+
+        def answer(quit_now: bool | None) -> None:
+            if quit_now:
+                self.exit(0)
+
+        self.push_screen(ConfirmQuitScreen(in_flight), answer)
+
+    async def action_quit(self) -> None:
+        self.exit(0)
+
+    # -- the command palette ---------------------------------------------------------------
+
+    def get_system_commands(self, screen: Screen) -> Iterable[SystemCommand]:
+        yield from super().get_system_commands(screen)
+        for bindings, target in ((self.BINDINGS, None), (RequestsTable.BINDINGS, self.requests)):
+            for binding in bindings:
+                if isinstance(binding, Binding) and binding.id not in ("app.quit", "app.back"):
+                    yield SystemCommand(
+                        binding.description,
+                        f"{binding.description} ({binding.key_display or binding.key})",
+                        lambda a=binding.action, t=target: self.run_action(a, t),
+                    )
+        for name, stats in self.state.providers.items():
+            toggle = "disable" if stats.enabled else "enable"
+            for action, title in (
+                ("derive-key", f"Use a derived API key for {name}"),
+                ("use-oauth", f"Switch {name} back to OAuth"),
+                (toggle, f"{toggle.capitalize()} {name}"),
+                ("reset", f"Reset counters of {name}"),
+            ):
+                yield SystemCommand(
+                    title,
+                    f"provider {name}",
+                    lambda a=action, n=name: self._send(a, n),
+                )

@@ -1,0 +1,111 @@
+"""The one path from the proxy's events to the screen.
+
+The monitor state is already folded when an event arrives; the screen only needs to know
+*what* changed. The adapter drains the bus, collects the ids that changed into a `Dirty`
+set, and posts one `MonitorUpdated` message; pending ones replace each other, so at any
+event rate the screen redraws at most a few times a second and loses nothing.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from dataclasses import dataclass, field
+
+from textual.message import Message
+from textual.message_pump import MessagePump
+
+from ccm_tui.events import (
+    AttemptFailed,
+    AttemptStarted,
+    ConnectionChanged,
+    Event,
+    EventBus,
+    Notice,
+    ProviderCountersReset,
+    ProviderStateChanged,
+    RequestFinished,
+    RequestStarted,
+    ResponseStarted,
+    SnapshotLoaded,
+    StreamProgressed,
+    TokenStateChanged,
+)
+
+REDRAW_INTERVAL_S = 0.1
+
+
+@dataclass
+class Dirty:
+    requests: set[str] = field(default_factory=set)
+    providers: set[str] = field(default_factory=set)
+    tokens: bool = False
+    everything: bool = False
+    notices: list[Notice] = field(default_factory=list)
+    connection: ConnectionChanged | None = None
+
+    def note(self, event: Event) -> None:
+        if isinstance(event, RequestStarted | ResponseStarted | StreamProgressed):
+            self.requests.add(event.request_id)
+        elif isinstance(event, AttemptStarted | AttemptFailed):
+            self.requests.add(event.request_id)
+            self.providers.add(event.provider)
+        elif isinstance(event, RequestFinished):
+            self.requests.add(event.request_id)
+            if event.provider:
+                self.providers.add(event.provider)
+        elif isinstance(event, ProviderStateChanged | ProviderCountersReset):
+            self.providers.add(event.provider)
+        elif isinstance(event, TokenStateChanged):
+            self.tokens = True
+        elif isinstance(event, Notice):
+            self.notices.append(event)
+        elif isinstance(event, SnapshotLoaded):
+            self.everything = True
+        elif isinstance(event, ConnectionChanged):
+            self.connection = event
+
+    def take(self) -> Dirty:
+        taken = Dirty(
+            self.requests, self.providers, self.tokens, self.everything, self.notices,
+            self.connection,
+        )  # fmt: skip
+        self.requests, self.providers, self.notices = set(), set(), []
+        self.tokens = self.everything = False
+        self.connection = None
+        return taken
+
+
+class MonitorUpdated(Message):
+    """Something changed in the monitor state; the receiver takes the `Dirty` set."""
+
+    def can_replace(self, message: Message) -> bool:
+        return isinstance(message, MonitorUpdated)
+
+
+class BusAdapter:
+    """Reads the bus in a task of the app's loop and posts coalesced updates to `target`."""
+
+    def __init__(self, bus: EventBus, target: MessagePump) -> None:
+        self.dirty = Dirty()
+        self._subscription = bus.subscribe()
+        self._target = target
+        self._task: asyncio.Task[None] | None = None
+
+    def start(self) -> None:
+        self._task = asyncio.create_task(self._run(), name="ccm-bus-adapter")
+
+    async def _run(self) -> None:
+        while True:
+            for event in await self._subscription.get_batch():
+                self.dirty.note(event)
+            self._target.post_message(MonitorUpdated())
+            await asyncio.sleep(REDRAW_INTERVAL_S)
+
+    def stop(self) -> None:
+        if self._task is not None:
+            self._task.cancel()
+        self._subscription.close()
+
+    @property
+    def dropped(self) -> int:
+        return self._subscription.dropped

@@ -1,0 +1,228 @@
+"""The request stream: one keyed row per request, patched in place as it progresses."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+from typing import ClassVar
+
+from rich.text import Text
+from textual.binding import Binding, BindingType
+from textual.message import Message
+from textual.widgets import DataTable
+
+from ccm_tui import humanize as fmt
+from ccm_tui.events import Failure
+from ccm_tui.monitor import MonitorState, RequestView
+from ccm_tui.requestlog import provider_chain
+from ccm_tui.tui.filtering import RequestFilter
+from ccm_tui.tui.theming import Palette
+
+
+@dataclass(frozen=True, slots=True)
+class Column:
+    key: str
+    label: str
+    width: int  # 0: shares what is left, by weight
+    min_screen: int  # shown only when the table is at least this wide
+    weight: int = 0
+
+
+COLUMNS = (
+    Column("time", "Time", 8, 0),
+    Column("model", "Model", 0, 0, weight=2),
+    Column("provider", "Provider", 0, 0, weight=3),
+    Column("status", "St", 3, 0),
+    Column("ttfb", "TTFB", 6, 0),
+    Column("duration", "Dur", 6, 0),
+    Column("input", "In", 5, 96),
+    Column("output", "Out", 5, 0),
+    Column("stop", "Stop", 8, 100),
+)
+
+
+def status_style(request: RequestView) -> str:
+    if request.outcome is None:
+        return "ccm-status-streaming" if request.ttfb_ms is not None else "ccm-status-pending"
+    if request.outcome is Failure.OK:
+        return "ccm-status-ok"
+    if request.outcome is Failure.CLIENT_ERROR:
+        return "ccm-status-client-error"
+    if request.outcome is Failure.CANCELLED:
+        return "ccm-status-cancelled"
+    return "ccm-status-failed"
+
+
+def request_cells(request: RequestView, palette: Palette) -> dict[str, Text]:
+    model = request.requested_model
+    if request.actual_model and request.actual_model != model:
+        model = f"{model}→{request.actual_model}"
+    if request.path.endswith("/count_tokens"):
+        model = f"count · {model}"
+    chain = Text(no_wrap=True, overflow="ellipsis")
+    for index, attempt in enumerate(request.attempts):
+        if index:
+            chain.append(" → ", palette.style("ccm-muted"))
+        failed = attempt.failure not in (None, Failure.OK)
+        chain.append(attempt.provider, palette.style("ccm-failover") if failed else "")
+        if failed:
+            mark = str(attempt.status) if attempt.status else attempt.failure.value  # type: ignore[union-attr]
+            chain.append(f" ✗{mark}", palette.style("ccm-failover"))
+    if not request.attempts:
+        chain.append(provider_chain(request), palette.style("ccm-muted"))
+    style = palette.style(status_style(request))
+    if request.status is not None:
+        status = str(request.status)
+    else:
+        status = "…" if request.outcome is None else "-"
+    return {
+        "time": Text(fmt.clock_time(request.at), palette.style("ccm-muted")),
+        "model": Text(model, no_wrap=True, overflow="ellipsis"),
+        "provider": chain,
+        "status": Text(status, style),
+        "ttfb": Text(fmt.millis(request.ttfb_ms), justify="right"),
+        "duration": Text(fmt.millis(request.duration_ms), justify="right"),
+        "input": Text(fmt.tokens(request.input_tokens), justify="right"),
+        "output": Text(
+            fmt.tokens(request.output_tokens), style if request.streaming else "", justify="right"
+        ),
+        "stop": Text(request.stop_reason or "", palette.style("ccm-muted"), no_wrap=True),
+    }
+
+
+def _same(a: Text, b: Text) -> bool:
+    # Text equality ignores the base style, and a status turning from live to done
+    # changes only its colour.
+    return a.plain == b.plain and a.style == b.style and a.spans == b.spans
+
+
+class RequestsTable(DataTable[Text]):
+    """Rows are keyed by request id; a redraw patches only the cells that changed."""
+
+    BINDINGS: ClassVar[list[BindingType]] = [
+        Binding("enter", "open_detail", "Detail", id="requests.detail"),
+        Binding("slash", "app.filter", "Filter", id="requests.filter", key_display="/"),
+        Binding("space", "app.toggle_pause", "Pause", id="requests.pause", key_display="␣"),
+        Binding("f", "app.toggle_follow", "Follow", id="requests.follow"),
+        Binding("c", "app.clear", "Clear", id="requests.clear"),
+    ]
+
+    class OpenDetail(Message):
+        def __init__(self, request_id: str) -> None:
+            super().__init__()
+            self.request_id = request_id
+
+    def __init__(self, state: MonitorState, palette: Palette, **kwargs: object) -> None:
+        super().__init__(cursor_type="row", zebra_stripes=False, **kwargs)  # type: ignore[arg-type]
+        self.state = state
+        self.palette = palette
+        self.filter = RequestFilter()
+        self.follow = True
+        self.paused = False
+        self.cleared_before = 0.0
+        self.held: list[str] = []  # new requests that arrived while paused
+        self._shown: dict[str, dict[str, Text]] = {}
+        self._columns: tuple[Column, ...] = ()
+
+    # -- layout --------------------------------------------------------------------------
+
+    def on_resize(self) -> None:
+        self.fit_columns(self.size.width)
+
+    def fit_columns(self, width: int) -> None:
+        columns = tuple(c for c in COLUMNS if width >= c.min_screen)
+        fixed = sum(c.width for c in columns) + 2 * len(columns) + 2
+        flexible = [c for c in columns if not c.width]
+        free = max(0, width - fixed)
+        weights = sum(c.weight for c in flexible) or 1
+        widths = {c.key: c.width or max(8, free * c.weight // weights) for c in columns}
+        if columns != self._columns:
+            self._columns = columns
+            self.clear(columns=True)
+            self._shown.clear()
+            for column in columns:
+                self.add_column(column.label, key=column.key, width=widths[column.key])
+            self.rebuild()
+            return
+        for column in flexible:
+            self.columns[column.key].width = widths[column.key]  # type: ignore[index]
+        self.refresh()
+
+    # -- content -------------------------------------------------------------------------
+
+    def visible(self, request: RequestView) -> bool:
+        return request.at > self.cleared_before and self.filter.matches(request)
+
+    def rebuild(self) -> None:
+        """Re-adds every visible request (after a filter change, a clear, a new snapshot)."""
+        self.clear()
+        self._shown.clear()
+        self.held.clear()
+        self.update_requests(list(self.state.requests))
+
+    def update_requests(self, ids: Iterable[str]) -> None:
+        """Adds new rows, patches changed cells, removes rows that left; call in batch_update."""
+        if not self._columns:
+            return
+        added = False
+        for request_id in ids:
+            request = self.state.requests.get(request_id)
+            if request is None or not self.visible(request):
+                self._remove(request_id)
+                continue
+            cells = request_cells(request, self.palette)
+            shown = self._shown.get(request_id)
+            if shown is None:
+                if self.paused:
+                    if request_id not in self.held:
+                        self.held.append(request_id)
+                    continue
+                self.add_row(*(cells[c.key] for c in self._columns), key=request_id)
+                self._shown[request_id] = cells
+                added = True
+                continue
+            for column in self._columns:
+                value = cells[column.key]
+                if not _same(value, shown[column.key]):
+                    self.update_cell(request_id, column.key, value)
+            self._shown[request_id] = cells
+        for request_id in self.state.take_evicted():
+            self._remove(request_id)
+        while len(self._shown) > self.state.history:
+            self._remove(next(iter(self._shown)))
+        if added and self.follow and self.row_count:
+            self.move_cursor(row=self.row_count - 1, animate=False)
+
+    def _remove(self, request_id: str) -> None:
+        if self._shown.pop(request_id, None) is not None:
+            self.remove_row(request_id)
+
+    def restyle(self, palette: Palette) -> None:
+        self.palette = palette
+        self.rebuild()
+
+    def set_paused(self, paused: bool) -> None:
+        self.paused = paused
+        if not paused:
+            held, self.held = self.held, []
+            self.update_requests(held)
+
+    def clear_requests(self, now: float) -> None:
+        self.cleared_before = now
+        self.rebuild()
+
+    @property
+    def selected_id(self) -> str | None:
+        if not self.row_count:
+            return None
+        row_key, _ = self.coordinate_to_cell_key(self.cursor_coordinate)
+        return row_key.value
+
+    @property
+    def shown_count(self) -> int:
+        return len(self._shown)
+
+    def action_open_detail(self) -> None:
+        selected = self.selected_id
+        if selected is not None:
+            self.post_message(self.OpenDetail(selected))
