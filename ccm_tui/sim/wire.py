@@ -210,8 +210,10 @@ def validate_messages_request(body: Any, *, need_max_tokens: bool) -> dict[str, 
     for i, message in enumerate(messages):
         if not isinstance(message, dict):
             raise _invalid(f"messages.{i}: Input should be a valid dictionary")
-        if message.get("role") not in ("user", "assistant"):
-            raise _invalid(f"messages.{i}.role: Input should be 'user' or 'assistant'")
+        # Current Claude Code builds send mid-conversation `system` messages (hook output),
+        # and the API takes them for current models.
+        if message.get("role") not in ("user", "assistant", "system"):
+            raise _invalid(f"messages.{i}.role: Input should be 'user', 'assistant' or 'system'")
         if "content" not in message:
             raise _invalid(f"messages.{i}.content: Field required")
     tools = body.get("tools")

@@ -102,17 +102,18 @@ class CcmApp(App[int]):
         yield Static(id="status-line")
         yield Tabs(*(Tab(PANE_TITLES[p], id=f"tab-{p}") for p in PANES), id="pane-tabs")
         with Container(id="panes"):
+            # Grid order (wide): requests | detail, then providers and tokens full width.
             with Vertical(id="pane-requests", classes="pane"):
                 yield Static(id="requests-caption", classes="caption")
                 yield self.requests
+            with Vertical(id="pane-detail", classes="pane"):
+                yield self.detail
             with Vertical(id="pane-providers", classes="pane"):
                 yield self.providers
                 yield Static(id="providers-caption", classes="caption")
             with Vertical(id="pane-tokens", classes="pane"):
                 yield self.tokens
                 yield Static(id="tokens-empty", classes="caption")
-            with Vertical(id="pane-detail", classes="pane"):
-                yield self.detail
         yield Footer(compact=True, show_command_palette=False)
 
     def on_mount(self) -> None:
