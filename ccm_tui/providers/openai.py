@@ -18,6 +18,7 @@ from typing import Any
 
 import orjson
 
+from ccm_tui.apierrors import error_type_for
 from ccm_tui.config import ProviderConfig
 from ccm_tui.events import AuthMode
 from ccm_tui.providers.anthropic import Credential, matches_secret
@@ -41,24 +42,6 @@ STOP_REASONS = {
 
 TOOL_CHOICES = {"auto": "auto", "any": "required", "none": "none"}
 
-# Status -> Anthropic error type: the table in WIRE.md (the proxy's own copy is
-# `ccm_tui.proxy.errors.ERROR_TYPES`; a test keeps the two equal). Kept here so this module
-# does not pull in the proxy (and aiohttp).
-ERROR_TYPES = {
-    400: "invalid_request_error",
-    401: "authentication_error",
-    402: "billing_error",
-    403: "permission_error",
-    404: "not_found_error",
-    413: "request_too_large",
-    429: "rate_limit_error",
-    500: "api_error",
-    502: "api_error",
-    503: "api_error",
-    504: "timeout_error",
-    529: "overloaded_error",
-}
-
 # OpenAI-style `error.type` / `error.code` values seen in streams -> Anthropic error types.
 _STREAM_ERROR_TYPES = {
     "rate_limit_exceeded": "rate_limit_error",
@@ -77,10 +60,6 @@ _STREAM_ERROR_TYPES = {
 
 # Client headers an OpenAI-compatible upstream may see; everything Anthropic stays behind.
 FORWARDED_HEADERS = ("accept", "user-agent")
-
-
-def error_type_for(status: int) -> str:
-    return ERROR_TYPES.get(status, "invalid_request_error" if status < 500 else "api_error")
 
 
 # -- tool names ------------------------------------------------------------------------------

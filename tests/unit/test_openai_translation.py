@@ -17,7 +17,6 @@ from ccm_tui.config import ConfigError, parse_config
 from ccm_tui.events import AuthMode
 from ccm_tui.providers import openai as chat
 from ccm_tui.providers.anthropic import Credential
-from ccm_tui.proxy import errors
 
 MODEL = "gpt-test"
 USER = [{"role": "user", "content": "Hi"}]
@@ -490,12 +489,6 @@ def test_string_errors_of_other_servers_keep_their_message(raw):
 def test_an_anthropic_shaped_error_is_left_alone():
     raw = b'{"type":"error","error":{"type":"overloaded_error","message":"Overloaded"}}'
     assert chat.error_to_anthropic(529, raw) == raw
-
-
-def test_the_status_table_matches_the_proxys():
-    assert chat.ERROR_TYPES == errors.ERROR_TYPES
-    for status in (400, 418, 500, 599):
-        assert chat.error_type_for(status) == errors.error_type_for(status)
 
 
 # -- headers ---------------------------------------------------------------------------------

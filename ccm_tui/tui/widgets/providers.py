@@ -8,12 +8,12 @@ from typing import ClassVar
 from rich.text import Text
 from textual.binding import Binding, BindingType
 from textual.message import Message
-from textual.widgets import DataTable
 
 from ccm_tui import humanize as fmt
 from ccm_tui.events import AuthMode, BreakerState, Failure
 from ccm_tui.monitor import MonitorState, ProviderStats
 from ccm_tui.tui.theming import Palette
+from ccm_tui.tui.widgets.keyed import KeyedTable
 
 # Short names for the failure-class column, most telling first.
 CLASS_MARKS = (
@@ -95,7 +95,7 @@ def provider_cells(stats: ProviderStats, now: float, palette: Palette) -> dict[s
     }
 
 
-class ProvidersTable(DataTable[Text]):
+class ProvidersTable(KeyedTable):
     """One row per configured provider; the provider keys act on the selected row."""
 
     BINDINGS: ClassVar[list[BindingType]] = [
@@ -116,11 +116,10 @@ class ProvidersTable(DataTable[Text]):
     def __init__(
         self, state: MonitorState, palette: Palette, clock: Callable[[], float], **kwargs: object
     ) -> None:
-        super().__init__(cursor_type="row", **kwargs)  # type: ignore[arg-type]
+        super().__init__(**kwargs)
         self.state = state
         self.palette = palette
         self.clock = clock
-        self._shown: dict[str, dict[str, Text]] = {}
 
     def on_mount(self) -> None:
         for key, label, width in COLUMNS:
@@ -129,22 +128,11 @@ class ProvidersTable(DataTable[Text]):
     def update_providers(self, names: set[str] | None = None) -> None:
         """Patches the named providers' rows (all when None); call inside batch_update."""
         now = self.clock()
-        for name in list(self._shown):
-            if name not in self.state.providers:
-                self._shown.pop(name)
-                self.remove_row(name)
+        self.keep_only(self.state.providers)
+        columns = [key for key, _, _ in COLUMNS]
         for name, stats in self.state.providers.items():
-            if names is not None and name not in names and name in self._shown:
-                continue
-            cells = provider_cells(stats, now, self.palette)
-            shown = self._shown.get(name)
-            if shown is None:
-                self.add_row(*(cells[key] for key, _, _ in COLUMNS), key=name)
-            else:
-                for key, _, _ in COLUMNS:
-                    if cells[key].plain != shown[key].plain or cells[key].style != shown[key].style:
-                        self.update_cell(name, key, cells[key])
-            self._shown[name] = cells
+            if names is None or name in names or name not in self._shown:
+                self.patch_row(name, provider_cells(stats, now, self.palette), columns)
 
     def tick(self) -> None:
         """Cooldowns count down every second."""
@@ -153,16 +141,12 @@ class ProvidersTable(DataTable[Text]):
             self.update_providers(ticking)
 
     def rebuild(self) -> None:
-        self.clear()
-        self._shown.clear()
+        self.forget_rows()
         self.update_providers()
 
     @property
     def selected(self) -> str | None:
-        if not self.row_count:
-            return None
-        row_key, _ = self.coordinate_to_cell_key(self.cursor_coordinate)
-        return row_key.value
+        return self.selected_key
 
     def _act(self, action: str) -> None:
         name = self.selected

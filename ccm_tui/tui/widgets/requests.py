@@ -9,7 +9,6 @@ from typing import ClassVar
 from rich.text import Text
 from textual.binding import Binding, BindingType
 from textual.message import Message
-from textual.widgets import DataTable
 
 from ccm_tui import humanize as fmt
 from ccm_tui.events import Failure
@@ -17,6 +16,7 @@ from ccm_tui.monitor import MonitorState, RequestView
 from ccm_tui.requestlog import provider_chain
 from ccm_tui.tui.filtering import RequestFilter
 from ccm_tui.tui.theming import Palette
+from ccm_tui.tui.widgets.keyed import KeyedTable
 
 
 @dataclass(frozen=True, slots=True)
@@ -90,13 +90,7 @@ def request_cells(request: RequestView, palette: Palette) -> dict[str, Text]:
     }
 
 
-def _same(a: Text, b: Text) -> bool:
-    # Text equality ignores the base style, and a status turning from live to done
-    # changes only its colour.
-    return a.plain == b.plain and a.style == b.style and a.spans == b.spans
-
-
-class RequestsTable(DataTable[Text]):
+class RequestsTable(KeyedTable):
     """Rows are keyed by request id; a redraw patches only the cells that changed."""
 
     BINDINGS: ClassVar[list[BindingType]] = [
@@ -113,15 +107,14 @@ class RequestsTable(DataTable[Text]):
             self.request_id = request_id
 
     def __init__(self, state: MonitorState, palette: Palette, **kwargs: object) -> None:
-        super().__init__(cursor_type="row", zebra_stripes=False, **kwargs)  # type: ignore[arg-type]
+        super().__init__(**kwargs)
         self.state = state
         self.palette = palette
         self.filter = RequestFilter()
         self.follow = True
         self.paused = False
         self.cleared_before = 0.0
-        self.held: list[str] = []  # new requests that arrived while paused
-        self._shown: dict[str, dict[str, Text]] = {}
+        self.held: dict[str, None] = {}  # new requests that arrived while paused (ordered)
         self._columns: tuple[Column, ...] = ()
 
     # -- layout --------------------------------------------------------------------------
@@ -155,8 +148,7 @@ class RequestsTable(DataTable[Text]):
 
     def rebuild(self) -> None:
         """Re-adds every visible request (after a filter change, a clear, a new snapshot)."""
-        self.clear()
-        self._shown.clear()
+        self.forget_rows()
         self.held.clear()
         self.update_requests(list(self.state.requests))
 
@@ -168,34 +160,19 @@ class RequestsTable(DataTable[Text]):
         for request_id in ids:
             request = self.state.requests.get(request_id)
             if request is None or not self.visible(request):
-                self._remove(request_id)
+                self.remove_key(request_id)
+                continue
+            if request_id not in self._shown and self.paused:
+                self.held[request_id] = None
                 continue
             cells = request_cells(request, self.palette)
-            shown = self._shown.get(request_id)
-            if shown is None:
-                if self.paused:
-                    if request_id not in self.held:
-                        self.held.append(request_id)
-                    continue
-                self.add_row(*(cells[c.key] for c in self._columns), key=request_id)
-                self._shown[request_id] = cells
-                added = True
-                continue
-            for column in self._columns:
-                value = cells[column.key]
-                if not _same(value, shown[column.key]):
-                    self.update_cell(request_id, column.key, value)
-            self._shown[request_id] = cells
+            added |= self.patch_row(request_id, cells, [c.key for c in self._columns])
         for request_id in self.state.take_evicted():
-            self._remove(request_id)
+            self.remove_key(request_id)
         while len(self._shown) > self.state.history:
-            self._remove(next(iter(self._shown)))
+            self.remove_key(next(iter(self._shown)))
         if added and self.follow and self.row_count:
             self.move_cursor(row=self.row_count - 1, animate=False)
-
-    def _remove(self, request_id: str) -> None:
-        if self._shown.pop(request_id, None) is not None:
-            self.remove_row(request_id)
 
     def restyle(self, palette: Palette) -> None:
         self.palette = palette
@@ -204,8 +181,8 @@ class RequestsTable(DataTable[Text]):
     def set_paused(self, paused: bool) -> None:
         self.paused = paused
         if not paused:
-            held, self.held = self.held, []
-            self.update_requests(held)
+            held, self.held = self.held, {}
+            self.update_requests(list(held))
 
     def clear_requests(self, now: float) -> None:
         self.cleared_before = now
@@ -213,10 +190,7 @@ class RequestsTable(DataTable[Text]):
 
     @property
     def selected_id(self) -> str | None:
-        if not self.row_count:
-            return None
-        row_key, _ = self.coordinate_to_cell_key(self.cursor_coordinate)
-        return row_key.value
+        return self.selected_key
 
     @property
     def shown_count(self) -> int:

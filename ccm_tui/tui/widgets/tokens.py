@@ -5,12 +5,12 @@ from __future__ import annotations
 from collections.abc import Callable
 
 from rich.text import Text
-from textual.widgets import DataTable
 
 from ccm_tui import humanize as fmt
 from ccm_tui.events import RefreshState, TokenStateChanged
 from ccm_tui.monitor import MonitorState
 from ccm_tui.tui.theming import Palette
+from ccm_tui.tui.widgets.keyed import KeyedTable
 
 COLUMNS = (
     ("credential", "Credential", 12),
@@ -58,15 +58,14 @@ def token_cells(token: TokenStateChanged, now: float, palette: Palette) -> dict[
     }
 
 
-class TokensTable(DataTable[Text]):
+class TokensTable(KeyedTable):
     def __init__(
         self, state: MonitorState, palette: Palette, clock: Callable[[], float], **kwargs: object
     ) -> None:
-        super().__init__(cursor_type="row", **kwargs)  # type: ignore[arg-type]
+        super().__init__(**kwargs)
         self.state = state
         self.palette = palette
         self.clock = clock
-        self._shown: dict[str, dict[str, Text]] = {}
 
     def on_mount(self) -> None:
         for key, label, width in COLUMNS:
@@ -75,22 +74,11 @@ class TokensTable(DataTable[Text]):
     def update_tokens(self) -> None:
         """Patches every row; there are few, and their countdowns move each second."""
         now = self.clock()
-        for token_id in list(self._shown):
-            if token_id not in self.state.tokens:
-                self._shown.pop(token_id)
-                self.remove_row(token_id)
+        self.keep_only(self.state.tokens)
+        columns = [key for key, _, _ in COLUMNS]
         for token_id, token in self.state.tokens.items():
-            cells = token_cells(token, now, self.palette)
-            shown = self._shown.get(token_id)
-            if shown is None:
-                self.add_row(*(cells[key] for key, _, _ in COLUMNS), key=token_id)
-            else:
-                for key, _, _ in COLUMNS:
-                    if cells[key].plain != shown[key].plain or cells[key].style != shown[key].style:
-                        self.update_cell(token_id, key, cells[key])
-            self._shown[token_id] = cells
+            self.patch_row(token_id, token_cells(token, now, self.palette), columns)
 
     def rebuild(self) -> None:
-        self.clear()
-        self._shown.clear()
+        self.forget_rows()
         self.update_tokens()
