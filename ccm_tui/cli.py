@@ -6,6 +6,7 @@ import argparse
 import asyncio
 import contextlib
 import logging
+import os
 import signal
 import sys
 import time
@@ -44,7 +45,31 @@ def run_until_signal(main: Callable[[], Coroutine[Any, Any, None]]) -> None:
         with contextlib.suppress(asyncio.CancelledError):
             await task
 
-    asyncio.run(runner())
+    with asyncio.Runner(loop_factory=loop_factory()) as loop_runner:
+        loop_runner.run(runner())
+
+
+def loop_factory() -> Callable[[], asyncio.AbstractEventLoop] | None:
+    """uvloop's event loop when it is installed (`pip install uvloop`), else asyncio's.
+
+    CCM_TUI_LOOP=asyncio forces asyncio's loop (to compare; bench/README.md has the figures).
+    """
+    if os.environ.get("CCM_TUI_LOOP", "").lower() == "asyncio":
+        return None
+    try:
+        import uvloop
+    except ImportError:
+        return None
+    return uvloop.new_event_loop
+
+
+def _quiet_logging_records() -> None:
+    """Log records without what the request lines never show: the caller's file and line
+    (a stack walk per record), thread and process names."""
+    logging.logThreads = False
+    logging.logProcesses = False
+    logging.logMultiprocessing = False
+    logging._srcfile = None  # the logging HOWTO's "Optimization" section
 
 
 # -- serve -----------------------------------------------------------------------------------
@@ -61,6 +86,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
         format="%(message)s",
         stream=sys.stderr,
     )
+    _quiet_logging_records()
     gateway = Gateway(config, tokens_path=_tokens_override(args))
     gateway.bus.add_listener(RequestLogger(gateway.state))
     failure: list[str] = []
@@ -172,8 +198,9 @@ def _oauth_command(
     return asyncio.run(main())
 
 
-def _notify_running_proxy(config: Config) -> str:
-    """Asks a proxy already serving this config to reload it, so the switch applies at once."""
+def _notify_running_proxy(config: Config, done: str = "switched at once") -> str:
+    """Asks a proxy already serving this config to reload it (and so re-read the token
+    store), so a switch or a new login applies at once."""
     import httpx
 
     host = config.server.host
@@ -187,7 +214,7 @@ def _notify_running_proxy(config: Config) -> str:
     except httpx.HTTPError:
         return "no proxy is running on that config now; it takes effect when one starts"
     if response.status_code == 200:
-        return f"the proxy at {url.removesuffix('/_ccm/reload')} switched at once"
+        return f"the proxy at {url.removesuffix('/_ccm/reload')} {done}"
     return f"the running proxy did not reload (HTTP {response.status_code}); restart it"
 
 
@@ -215,6 +242,7 @@ def cmd_login(args: argparse.Namespace) -> int:
         print(
             f"logged in: token {mask(entry.access_token)} stored as {token_id}, expires in {left}"
         )
+        print(await asyncio.to_thread(_notify_running_proxy, config, "uses it at once"))
         return EXIT_OK
 
     return _oauth_command(args, body)
@@ -249,6 +277,7 @@ def cmd_import(args: argparse.Namespace) -> int:
             "note: ccm-tui and Claude Code now share one refresh token; whichever refreshes "
             "first rotates it and the other must log in again. `ccm-tui login` avoids that."
         )
+        print(await asyncio.to_thread(_notify_running_proxy, config, "uses it at once"))
         return EXIT_OK
 
     return _oauth_command(args, body)
@@ -474,9 +503,11 @@ def build_parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
 
     def config_arg(p: argparse.ArgumentParser) -> None:
+        # SUPPRESS: a subcommand's unset option must not hide the same global one.
         p.add_argument(
             "--config",
             metavar="PATH",
+            default=argparse.SUPPRESS,
             help=f"config file (default {display(default_config_path())})",
         )
 
@@ -484,28 +515,36 @@ def build_parser() -> argparse.ArgumentParser:
         p.add_argument(
             "--tokens",
             metavar="PATH",
+            default=argparse.SUPPRESS,
             help="token store (default [oauth] token_store, else the XDG data dir; "
             "claude-code-mux's ~/.claude-code-mux/oauth_tokens.json works too)",
         )
 
     serve = sub.add_parser("serve", help="run the proxy without a screen, one log line per request")
     config_arg(serve)
-    serve.add_argument("--host", help="address to listen on (overrides [server] host)")
-    serve.add_argument("--port", type=int, help="port to listen on (overrides [server] port)")
+    serve.add_argument(
+        "--host", default=argparse.SUPPRESS, help="address to listen on (overrides [server] host)"
+    )
+    serve.add_argument(
+        "--port",
+        type=int,
+        default=argparse.SUPPRESS,
+        help="port to listen on (overrides [server] port)",
+    )
     tokens_arg(serve)
     serve.set_defaults(func=cmd_serve)
 
     demo_cmd = sub.add_parser(
         "demo", help="see ccm-tui at work: simulated providers, traffic and tokens, no setup"
     )
-    demo_cmd.add_argument("--theme", help="theme name")
+    demo_cmd.add_argument("--theme", default=argparse.SUPPRESS, help="theme name")
     demo_cmd.add_argument("--port", type=int, default=0, help="proxy port (default: any free)")
     demo_cmd.set_defaults(func=cmd_demo)
 
     attach = sub.add_parser("attach", help="watch a proxy started elsewhere (ccm-tui serve)")
     attach.add_argument("url", help="the proxy's address, e.g. http://127.0.0.1:13456")
     attach.add_argument("--key", help="the proxy's server.api_key, if it has one")
-    attach.add_argument("--theme", help="theme name")
+    attach.add_argument("--theme", default=argparse.SUPPRESS, help="theme name")
     attach.add_argument("--history", type=int, default=1000, help="requests kept on screen")
     attach.set_defaults(func=cmd_attach)
 

@@ -21,16 +21,21 @@ class SwitchError(ValueError):
     """The switch cannot be made; the message says why and what to do."""
 
 
-def oauth_provider(config: Config, name: str) -> ProviderConfig:
+def oauth_provider(config: Config, name: str, back: bool = False) -> ProviderConfig:
+    """The named provider, if it is an OAuth one (`back`: for switching back to OAuth)."""
     provider = config.provider(name)
     if provider is None:
         known = ", ".join(p.name for p in config.providers) or "none"
         raise SwitchError(f"no provider named {name} (configured: {known})")
     if provider.auth_type is not AuthMode.OAUTH:
+        why = (
+            "there is no OAuth login to switch back to"
+            if back
+            else "a derived API key is made from a Claude Pro/Max or Console OAuth login, "
+            "so there is nothing to derive one from"
+        )
         raise SwitchError(
-            f'{name} does not use OAuth (auth_type = "{provider.auth_type.value}"): a derived '
-            "API key is made from a Claude Pro/Max or Console OAuth login, so there is "
-            "nothing to derive one from"
+            f'{name} does not use OAuth (auth_type = "{provider.auth_type.value}"): {why}'
         )
     return provider
 
@@ -64,7 +69,7 @@ async def switch_to_derived(config: Config, tokens: TokenManager, name: str) -> 
 
 
 def switch_to_oauth(config: Config, tokens: TokenManager | None, name: str) -> tuple[Config, str]:
-    provider = oauth_provider(config, name)
+    provider = oauth_provider(config, name, back=True)
     note = persist(config.path, name, False)
     if tokens is not None:
         tokens.set_derived_in_use(provider.oauth_provider or name, False)

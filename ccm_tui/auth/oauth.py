@@ -67,6 +67,17 @@ def scope_refused_message(provider_name: str) -> str:
     )
 
 
+def scope_refused_in_use_message(provider_name: str) -> str:
+    """The refusal when `use_derived_key = true` and there is no key yet: nothing to stay on."""
+    return (
+        f"provider {provider_name}: use_derived_key is on but no API key can be derived: the "
+        f"OAuth token lacks the `{API_KEY_SCOPE}` scope (Claude Pro/Max logins are reported "
+        f"to drop it). Log in through the Anthropic Console "
+        f"(`ccm-tui login {provider_name} --console`), or go back to the OAuth token "
+        f"(`ccm-tui use-oauth {provider_name}`)"
+    )
+
+
 # --- PKCE and the authorize URL ------------------------------------------------------------
 
 

@@ -28,6 +28,7 @@ from ccm_tui.auth.oauth import (
     InvalidGrant,
     OAuthError,
     Pkce,
+    ScopeRefused,
     TokenExpired,
     TokenGrant,
     create_api_key,
@@ -35,6 +36,7 @@ from ccm_tui.auth.oauth import (
     login_hint,
     parse_pasted_code,
     refresh_grant,
+    scope_refused_in_use_message,
 )
 from ccm_tui.auth.store import TokenEntry, TokenStore, TokenStoreError
 from ccm_tui.config import OAuthSettings, ProviderConfig
@@ -74,6 +76,8 @@ class _Status:
     message: str = ""  # masked
     refreshed_at: float | None = None
     derived_in_use: bool = False
+    # Why the key a provider needs (use_derived_key) could not be derived; masked, "" if none.
+    derive_message: str = ""
     lifetime_s: float | None = None  # of the last grant: caps the margin for short-lived tokens
     # A refresh token the server refused for good: not sent again until the entry changes.
     dead_refresh: str | None = field(default=None, repr=False)
@@ -132,9 +136,18 @@ class TokenManager:
                 if p.use_derived_key:
                     derived.add(p.oauth_provider)
         for token_id in users:
-            self._state(token_id).derived_in_use = token_id in derived
+            status = self._state(token_id)
+            status.derived_in_use = token_id in derived
+            if not status.derived_in_use:
+                status.derive_message = ""
         self._users = users
         self._passthrough = tuple(p.name for p in providers if p.auth_type is AuthMode.PASSTHROUGH)
+        if self._task is not None:
+            # A reload (`ccm-tui login`, `derive-key` or `use-oauth` changed the store or the
+            # config): use and show the new state now, and refresh what is due, without
+            # waiting for the next check.
+            self._publish_store(only_changes=True)
+            self.wake()
 
     @property
     def token_ids(self) -> tuple[str, ...]:
@@ -180,6 +193,13 @@ class TokenManager:
                 f"run {login_hint(self._login_name(token_id))}"
             )
         self._remember(token_id, entry)
+        status = self._state(token_id)
+        if status.dead_refresh is not None and status.dead_refresh != entry.refresh_token:
+            # A new login (`ccm-tui login` elsewhere) replaced the refused refresh token: the
+            # failure that told the user to log in is over, whether or not a check ran since.
+            status.refresh, status.message, status.failure = RefreshState.IDLE, "", None
+            status.dead_refresh = None
+            self._publish(token_id, entry)
         return entry
 
     # access tokens ------------------------------------------------------------------------
@@ -385,6 +405,24 @@ class TokenManager:
         return await self._derive(token_id, provider_name, rejected_key)
 
     async def _derive(self, token_id: str, provider_name: str, rejected_key: str | None) -> str:
+        try:
+            return await self._derive_locked(token_id, provider_name, rejected_key)
+        except RefreshFailed:
+            raise  # already a visible token state
+        except OAuthError as err:
+            status = self._state(token_id)
+            if not status.derived_in_use:
+                raise  # a switch that failed: the provider stays on OAuth, which works
+            # The provider sends the derived key and has none: make that the token's state.
+            if isinstance(err, ScopeRefused):  # "stays on OAuth" would not be true here
+                err = ScopeRefused(scope_refused_in_use_message(provider_name), err.status)
+            status.derive_message = mask_text(err.message)
+            self._publish(token_id)
+            raise err from None
+
+    async def _derive_locked(
+        self, token_id: str, provider_name: str, rejected_key: str | None
+    ) -> str:
         lock = self._derive_locks.setdefault(token_id, asyncio.Lock())
         async with lock:
             access = await self.access_token(token_id)
@@ -420,6 +458,7 @@ class TokenManager:
                     access = await self.after_unauthorized(token_id, access)
                     continue
                 self._remember(token_id, entry)
+                self._state(token_id).derive_message = ""
                 self._publish(token_id, entry)
                 log.info("derived an API key for %s (%s)", provider_name, mask(key))
                 return key
@@ -429,6 +468,8 @@ class TokenManager:
         status = self._state(token_id)
         if status.derived_in_use != in_use:
             status.derived_in_use = in_use
+            if not in_use:
+                status.derive_message = ""
             self._publish(token_id)
 
     # events -----------------------------------------------------------------------------------
@@ -436,14 +477,18 @@ class TokenManager:
     def _event(self, token_id: str, entry: TokenEntry | None) -> TokenStateChanged:
         status = self._state(token_id)
         managed = token_id in self._users
+        refresh, message = status.refresh, status.message
+        if status.derive_message and status.derived_in_use and refresh is not RefreshState.FAILED:
+            # The token is fine, but the key its provider sends could not be had.
+            refresh, message = RefreshState.FAILED, status.derive_message
         return TokenStateChanged(
             token_id=token_id,
             source="store",
             providers=self._users.get(token_id, ()),
             access_token=mask(entry.access_token) if entry else "",
             expires_at=entry.expires_at_epoch if entry else None,
-            refresh=status.refresh,
-            refresh_message=status.message,
+            refresh=refresh,
+            refresh_message=message,
             refreshed_at=status.refreshed_at,
             derived_key=mask(entry.api_key) if entry and entry.api_key else "",
             derived_key_in_use=status.derived_in_use,

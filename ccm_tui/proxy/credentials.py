@@ -9,6 +9,7 @@ its derived key when the upstream says the token is for Claude Code only.
 from __future__ import annotations
 
 import logging
+import time
 from typing import TYPE_CHECKING
 
 from ccm_tui import keyswitch
@@ -22,6 +23,8 @@ if TYPE_CHECKING:
     from ccm_tui.proxy.forward import Outcome
 
 log = logging.getLogger(__name__)
+
+REDERIVE_QUIET_S = 300.0
 
 
 class CredentialUnavailable(Exception):
@@ -37,9 +40,13 @@ class Credentials:
     def __init__(self, tokens: TokenManager | None = None) -> None:
         self.tokens = tokens
         self._proxy: Proxy | None = None
-        # Providers whose automatic switch was refused (no org:create_api_key): asking
-        # again on every Claude-Code-only 400 would only repeat the refusal.
-        self._auto_refused: set[str] = set()
+        # Providers whose automatic switch was refused (no org:create_api_key), with the
+        # token that was refused: asking again with it on every Claude-Code-only 400 would
+        # only repeat the refusal, but a new login (`login --console`) deserves a new try.
+        self._auto_refused: dict[str, str] = {}
+        # The key each token's last re-derivation gave, and when: an upstream that refuses
+        # even a brand-new key would otherwise get a new key minted on every request.
+        self._rederived: dict[str, tuple[str, float]] = {}
 
     def bind(self, proxy: Proxy) -> None:
         self._proxy = proxy
@@ -55,7 +62,15 @@ class Credentials:
             return AuthMode.DERIVED_KEY
         return provider.auth_type
 
+    def _current(self, provider: ProviderConfig) -> ProviderConfig:
+        """The provider as configured now: a request routed before a switch (the automatic
+        one in `recover`, or `k`/derive-key meanwhile) must use the new choice on its retry."""
+        if self._proxy is None:
+            return provider
+        return self._proxy.config.provider(provider.name) or provider
+
     async def credential(self, provider: ProviderConfig) -> Credential:
+        provider = self._current(provider)
         if provider.auth_type is AuthMode.APIKEY:
             if not provider.api_key:
                 raise CredentialUnavailable(AuthMode.APIKEY, "no api_key configured")
@@ -86,7 +101,13 @@ class Credentials:
                 await self.tokens.after_unauthorized(token_id, secret)
                 return True
             if outcome.status == 401 and credential.mode is AuthMode.DERIVED_KEY:
-                await self.tokens.rederive(token_id, provider.name, secret)
+                last = self._rederived.get(token_id)
+                now = time.monotonic()
+                if last is not None and last[0] == secret and now - last[1] < REDERIVE_QUIET_S:
+                    log.warning("%s: a freshly derived key was refused too", provider.name)
+                    return False
+                key = await self.tokens.rederive(token_id, provider.name, secret)
+                self._rederived[token_id] = (key, now)
                 return True
         except OAuthError as err:
             log.warning("%s: could not renew its credential: %s", provider.name, err)
@@ -95,12 +116,12 @@ class Credentials:
             outcome.failure is Failure.OAUTH_SCOPE
             and credential.mode is AuthMode.OAUTH
             and provider.auto_derive_api_key
-            and provider.name not in self._auto_refused
+            and self._auto_refused.get(provider.name) != secret
         ):
             try:
                 await self.switch_to_derived(provider.name)
             except ValueError as err:
-                self._auto_refused.add(provider.name)
+                self._auto_refused[provider.name] = secret
                 log.warning("%s: automatic switch to a derived key failed: %s", provider.name, err)
                 return False
             return True
@@ -126,7 +147,7 @@ class Credentials:
             raise ValueError(str(err)) from None
         except OAuthError as err:
             raise ValueError(str(err)) from None
-        self._auto_refused.discard(name)
+        self._auto_refused.pop(name, None)
         proxy.apply_provider_change(config, name)
         proxy.notice(Level.INFO, message)
         return message
