@@ -12,10 +12,11 @@ from collections.abc import Callable, Iterable
 from typing import ClassVar
 
 from rich.text import Text
-from textual import work
+from textual import events, work
 from textual.app import App, ComposeResult, SystemCommand
 from textual.binding import Binding, BindingType
 from textual.containers import Container, Vertical
+from textual.geometry import Size
 from textual.screen import Screen
 from textual.theme import Theme
 from textual.widgets import DataTable, Footer, Static, Tab, Tabs
@@ -140,11 +141,12 @@ class CcmApp(App[int]):
 
     # -- layout --------------------------------------------------------------------------
 
-    def on_resize(self) -> None:
-        self._apply_layout()
+    def on_resize(self, event: events.Resize) -> None:
+        self._apply_layout(event.size)
 
-    def _apply_layout(self) -> None:
-        wide = self.size.width >= WIDE[0] and self.size.height >= WIDE[1]
+    def _apply_layout(self, size: Size | None = None) -> None:
+        size = size or self.size
+        wide = size.width >= WIDE[0] and size.height >= WIDE[1]
         screen = self.screen
         screen.set_class(wide, "-wide")
         screen.set_class(not wide, "-narrow")
@@ -206,7 +208,7 @@ class CcmApp(App[int]):
         if message in self._toasts:
             return
         self._toasts[message] = now
-        self.notify(message, severity=severity, timeout=timeout)  # type: ignore[arg-type]
+        self.notify(message, severity=severity, timeout=timeout, markup=False)  # type: ignore[arg-type]
 
     def _tick(self) -> None:
         with self.batch_update():
@@ -222,6 +224,7 @@ class CcmApp(App[int]):
                 change.message,
                 severity="information" if change.connected else "warning",
                 timeout=4,
+                markup=False,
             )
 
     def _refresh_chrome(self) -> None:
@@ -377,7 +380,7 @@ class CcmApp(App[int]):
             elif action == "reset":
                 message = await control.reset(provider)
             elif action == "derive-key":
-                self.notify(f"{provider}: deriving an API key…", timeout=2)
+                self.notify(f"{provider}: deriving an API key…", timeout=2, markup=False)
                 message = await control.derive_key(provider)
             elif action == "use-oauth":
                 message = await control.use_oauth(provider)

@@ -36,7 +36,7 @@ REDRAW_INTERVAL_S = 0.1
 
 @dataclass
 class Dirty:
-    requests: set[str] = field(default_factory=set)
+    requests: dict[str, None] = field(default_factory=dict)
     providers: set[str] = field(default_factory=set)
     tokens: bool = False
     everything: bool = False
@@ -45,12 +45,12 @@ class Dirty:
 
     def note(self, event: Event) -> None:
         if isinstance(event, RequestStarted | ResponseStarted | StreamProgressed):
-            self.requests.add(event.request_id)
+            self.requests[event.request_id] = None
         elif isinstance(event, AttemptStarted | AttemptFailed):
-            self.requests.add(event.request_id)
+            self.requests[event.request_id] = None
             self.providers.add(event.provider)
         elif isinstance(event, RequestFinished):
-            self.requests.add(event.request_id)
+            self.requests[event.request_id] = None
             if event.provider:
                 self.providers.add(event.provider)
         elif isinstance(event, ProviderStateChanged | ProviderCountersReset):
@@ -69,7 +69,7 @@ class Dirty:
             self.requests, self.providers, self.tokens, self.everything, self.notices,
             self.connection,
         )  # fmt: skip
-        self.requests, self.providers, self.notices = set(), set(), []
+        self.requests, self.providers, self.notices = {}, set(), []
         self.tokens = self.everything = False
         self.connection = None
         return taken

@@ -31,14 +31,14 @@ class HelpScreen(ModalScreen[None]):
 
     def __init__(self, bindings: list[tuple[str, str, str, str]]) -> None:
         super().__init__()
-        self._bindings = bindings
+        self._rows = bindings
 
     def compose(self) -> ComposeResult:
         table = Table.grid(padding=(0, 2))
         table.add_column(style="bold", no_wrap=True)
         table.add_column()
         table.add_column(no_wrap=True)
-        for where, key, description, binding_id in self._bindings:
+        for where, key, description, binding_id in self._rows:
             table.add_row(Text(key), Text(description), Text(f"{where} · {binding_id}", "dim"))
         with VerticalScroll(id="help-box"):
             yield Static(

@@ -53,10 +53,7 @@ def render_detail(request: RequestView | None, palette: Palette) -> RenderableTy
         outcome.append(f"\n{request.error_message}", palette.style("ccm-status-failed"))
     parts.append(outcome)
 
-    attempts = Table.grid(padding=(0, 1))
-    for _ in range(5):
-        attempts.add_column(no_wrap=True)
-    attempts.columns[-1].no_wrap = False
+    attempt_lines: list[Text] = []
     for attempt in request.attempts:
         failure = attempt.failure
         style = (
@@ -64,18 +61,22 @@ def render_detail(request: RequestView | None, palette: Palette) -> RenderableTy
             if failure is None
             else palette.style("ccm-status-ok" if failure is Failure.OK else "ccm-failover")
         )
-        attempts.add_row(
-            Text(f"#{attempt.attempt}", muted),
-            Text(attempt.provider),
-            Text(attempt.actual_model, muted),
-            Text(failure.value if failure else "…", style),
-            Text(
-                " ".join(
-                    x for x in (str(attempt.status or ""), attempt.message, attempt.auth.value) if x
-                )
-            ),
+        details = " ".join(
+            x for x in (str(attempt.status or ""), attempt.message, attempt.auth.value) if x
         )
-    parts += [Text("Attempts", "bold"), attempts]
+        attempt_lines.append(
+            Text.assemble(
+                (f"#{attempt.attempt} ", muted),
+                attempt.provider,
+                " ",
+                (attempt.actual_model, muted),
+                " ",
+                (failure.value if failure else "…", style),
+                " ",
+                details,
+            )
+        )
+    parts += [Text("Attempts", "bold"), *attempt_lines]
 
     if request.blocks:
         parts.append(Text("Response", "bold"))

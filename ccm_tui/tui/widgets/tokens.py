@@ -13,11 +13,11 @@ from ccm_tui.tui.theming import Palette
 from ccm_tui.tui.widgets.keyed import KeyedTable
 
 COLUMNS = (
-    ("credential", "Credential", 12),
-    ("used_by", "Used by", 12),
-    ("expires", "Expires in", 11),
-    ("refresh", "Refresh", 16),
-    ("key", "Derived API key", 18),
+    ("credential", "Credential", 11),
+    ("used_by", "Used by", 10),
+    ("expires", "Expires in", 10),
+    ("refresh", "Refresh", 14),
+    ("key", "Derived API key", 25),
 )
 
 
