@@ -6,11 +6,11 @@ import argparse
 import asyncio
 import contextlib
 import logging
-import os
 import signal
 import sys
 import time
 from collections.abc import Callable, Coroutine, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -45,22 +45,7 @@ def run_until_signal(main: Callable[[], Coroutine[Any, Any, None]]) -> None:
         with contextlib.suppress(asyncio.CancelledError):
             await task
 
-    with asyncio.Runner(loop_factory=loop_factory()) as loop_runner:
-        loop_runner.run(runner())
-
-
-def loop_factory() -> Callable[[], asyncio.AbstractEventLoop] | None:
-    """uvloop's event loop when it is installed (`pip install uvloop`), else asyncio's.
-
-    CCM_TUI_LOOP=asyncio forces asyncio's loop (to compare; bench/README.md has the figures).
-    """
-    if os.environ.get("CCM_TUI_LOOP", "").lower() == "asyncio":
-        return None
-    try:
-        import uvloop
-    except ImportError:
-        return None
-    return uvloop.new_event_loop
+    asyncio.run(runner())
 
 
 def _quiet_logging_records() -> None:
@@ -328,22 +313,46 @@ def _log_to_file() -> Path:
     return path
 
 
-def _themes(args: argparse.Namespace, configured: str) -> tuple[Any, str, bool]:
-    """The theme set, the theme to start with and whether to keep the terminal's own colours."""
+@dataclass(frozen=True)
+class _Look:
+    themes: Any  # ThemeSet; typed loosely so the core CLI does not import Textual
+    theme: str
+    no_color: bool
+
+
+def _look(args: argparse.Namespace, configured: str) -> _Look:
+    """The themes, the one to start with, and whether to keep the terminal's own colours."""
     from ccm_tui.tui.theming import ThemeError, load_themes, no_color_requested, resolve_theme_name
 
     themes = load_themes()
     no_color = no_color_requested()
-    requested = args.theme or ("ccm-ansi" if no_color else configured)
+    requested = getattr(args, "theme", None) or ("ccm-ansi" if no_color else configured)
     try:
-        name = resolve_theme_name(requested, themes.themes)
+        return _Look(themes, resolve_theme_name(requested, themes.themes), no_color)
     except ThemeError as err:
         raise UsageError(str(err)) from None
-    return themes, name, no_color
 
 
 class UsageError(Exception):
     """Bad arguments: printed, exit 2."""
+
+
+async def _show(state: Any, bus: Any, control: Any, source: str, look: _Look) -> int:
+    """Runs the monitor until it quits; SIGTERM quits it as ctrl+q does."""
+    from ccm_tui.tui.app import CcmApp
+
+    app = CcmApp(
+        state,
+        bus,
+        control,
+        themes=look.themes,
+        theme=look.theme,
+        source=source,
+        ansi_color=True if look.no_color else None,
+    )
+    asyncio.get_running_loop().add_signal_handler(signal.SIGTERM, app.exit)
+    await app.run_async()
+    return int(app.return_code or 0)
 
 
 def cmd_run(args: argparse.Namespace) -> int:
@@ -351,10 +360,9 @@ def cmd_run(args: argparse.Namespace) -> int:
     from ccm_tui.gateway import Gateway
     from ccm_tui.proxy.app import StartupError
     from ccm_tui.requestlog import RequestLogger
-    from ccm_tui.tui.app import CcmApp
 
     config = _load(args)
-    themes, theme, no_color = _themes(args, config.tui.theme)
+    look = _look(args, config.tui.theme)
     log_file = _log_to_file()
     gateway = Gateway(config, tokens_path=_tokens_override(args))
     gateway.bus.add_listener(RequestLogger(gateway.state))
@@ -367,22 +375,11 @@ def cmd_run(args: argparse.Namespace) -> int:
             failure.append(str(err))
             await gateway.stop()
             return EXIT_FAILED
-        app = CcmApp(
-            gateway.state,
-            gateway.bus,
-            LocalControl(gateway.proxy),
-            themes=themes,
-            theme=theme,
-            source=f"serving {url}",
-            ansi_color=True if no_color else None,
-        )
-        loop = asyncio.get_running_loop()
-        loop.add_signal_handler(signal.SIGTERM, app.exit)
         try:
-            await app.run_async()
+            control = LocalControl(gateway.proxy)
+            return await _show(gateway.state, gateway.bus, control, f"serving {url}", look)
         finally:
             await gateway.stop()
-        return int(app.return_code or 0)
 
     code = asyncio.run(main())
     if failure:
@@ -399,9 +396,8 @@ def cmd_demo(args: argparse.Namespace) -> int:
     from ccm_tui.requestlog import RequestLogger
     from ccm_tui.sim import Simulator
     from ccm_tui.sim.traffic import DemoTraffic
-    from ccm_tui.tui.app import CcmApp
 
-    themes, theme, no_color = _themes(args, "ccm-dark")
+    look = _look(args, "ccm-dark")
     _log_to_file()
     directory = demo.demo_dir()
 
@@ -417,25 +413,14 @@ def cmd_demo(args: argparse.Namespace) -> int:
                 asyncio.create_task(DemoTraffic(url).run()),
                 asyncio.create_task(demo.vary_flaky(sim)),
             ]
-            app = CcmApp(
-                gateway.state,
-                gateway.bus,
-                LocalControl(gateway.proxy),
-                themes=themes,
-                theme=theme,
-                source=f"demo · proxy {url}",
-                ansi_color=True if no_color else None,
-            )
-            loop = asyncio.get_running_loop()
-            loop.add_signal_handler(signal.SIGTERM, app.exit)
             try:
-                await app.run_async()
+                control = LocalControl(gateway.proxy)
+                return await _show(gateway.state, gateway.bus, control, f"demo · proxy {url}", look)
             finally:
                 for task in tasks:
                     task.cancel()
                 await asyncio.gather(*tasks, return_exceptions=True)
                 await gateway.stop()
-            return int(app.return_code or 0)
 
     return asyncio.run(main())
 
@@ -445,13 +430,12 @@ def cmd_attach(args: argparse.Namespace) -> int:
     from ccm_tui.control import RemoteControl, display_url, normalize_url
     from ccm_tui.events import EventBus
     from ccm_tui.monitor import MonitorState
-    from ccm_tui.tui.app import CcmApp
 
     try:
         url = normalize_url(args.url)
     except ValueError as err:
         raise UsageError(str(err)) from None
-    themes, theme, no_color = _themes(args, "ccm-dark")
+    look = _look(args, "ccm-dark")
     _log_to_file()
 
     async def main() -> int:
@@ -459,26 +443,14 @@ def cmd_attach(args: argparse.Namespace) -> int:
         bus = EventBus()
         monitor = RemoteMonitor(url, args.key, state, bus)
         control = RemoteControl(url, args.key)
-        app = CcmApp(
-            state,
-            bus,
-            control,
-            themes=themes,
-            theme=theme,
-            source=f"attached to {display_url(url)}",
-            ansi_color=True if no_color else None,
-        )
-        loop = asyncio.get_running_loop()
-        loop.add_signal_handler(signal.SIGTERM, app.exit)
         watcher = asyncio.create_task(monitor.run())
         try:
-            await app.run_async()
+            return await _show(state, bus, control, f"attached to {display_url(url)}", look)
         finally:
             watcher.cancel()
             await asyncio.gather(watcher, return_exceptions=True)
             await monitor.close()
             await control.aclose()
-        return int(app.return_code or 0)
 
     return asyncio.run(main())
 

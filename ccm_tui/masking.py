@@ -46,13 +46,31 @@ def mask(secret: str | None) -> str:
 
 def mask_text(text: str) -> str:
     """Masks anything in free text (error messages, logs) that looks like a key or token."""
+    # Every pattern needs `sk-` or `Bearer `: most text has neither and skips the regex.
+    if "sk-" not in text and "Bearer " not in text:
+        return text
     return _SECRET_IN_TEXT.sub(lambda m: mask(m.group(0)), text)
+
+
+# A client sends the same headers request after request (Claude Code: all but a few
+# values are fixed for a session), so their masked form is kept for the next time.
+_MASKED: dict[tuple[tuple[str, str], ...], tuple[tuple[str, str], ...]] = {}
+_MASKED_MAX = 256
 
 
 def mask_headers(
     headers: Mapping[str, str] | Iterable[tuple[str, str]],
 ) -> tuple[tuple[str, str], ...]:
-    items = headers.items() if isinstance(headers, Mapping) else headers
+    key = tuple(headers.items() if isinstance(headers, Mapping) else headers)
+    masked = _MASKED.get(key)
+    if masked is None:
+        if len(_MASKED) >= _MASKED_MAX:
+            _MASKED.clear()
+        masked = _MASKED[key] = _mask_headers(key)
+    return masked
+
+
+def _mask_headers(items: Iterable[tuple[str, str]]) -> tuple[tuple[str, str], ...]:
     out: list[tuple[str, str]] = []
     for name, value in items:
         lower = name.lower()

@@ -167,6 +167,11 @@ class MonitorState:
         while len(self.requests) > self.history:
             old_id, _ = self.requests.popitem(last=False)
             self.evicted.append(old_id)
+        # Nobody may be asking (`serve` has no screen): keep only the newest ids, or the list
+        # would grow by one id per request forever. A reader that falls this far behind
+        # trims its own rows to `history` anyway.
+        if len(self.evicted) > 2 * self.history:
+            del self.evicted[: -self.history]
 
     def _attempt_started(self, e: AttemptStarted) -> None:
         request = self.requests.get(e.request_id)

@@ -36,6 +36,7 @@ HOP_BY_HOP = frozenset(
 )
 PROXY_ONLY = frozenset({"x-ccm-key", "x-provider"})
 CREDENTIALS = frozenset({"x-api-key", "authorization"})
+DROPPED_UPSTREAM = HOP_BY_HOP | PROXY_ONLY
 
 # Response headers that describe the upstream connection, not the answer.
 RESPONSE_DROP = frozenset(
@@ -89,15 +90,15 @@ def upstream_headers(
     credential: Credential,
     proxy_key: str | None,
 ) -> CIMultiDict[str]:
-    connection_tokens: set[str] = set()
-    items = list(client_headers)
-    for name, value in items:
-        if name.lower() == "connection":
-            connection_tokens.update(t.strip().lower() for t in value.split(","))
+    items = [(name, value, name.lower()) for name, value in client_headers]
+    # Headers named in `Connection` are hop-by-hop too (RFC 9110 7.6.1).
+    dropped = DROPPED_UPSTREAM
+    for _, value, lower in items:
+        if lower == "connection":
+            dropped = dropped | {t.strip().lower() for t in value.split(",")}
     out: CIMultiDict[str] = CIMultiDict()
-    for name, value in items:
-        lower = name.lower()
-        if lower in HOP_BY_HOP or lower in PROXY_ONLY or lower in connection_tokens:
+    for name, value, lower in items:
+        if lower in dropped:
             continue
         if lower in CREDENTIALS and (
             credential.mode is not AuthMode.PASSTHROUGH or matches_secret(value, proxy_key)

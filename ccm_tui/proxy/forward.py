@@ -493,12 +493,20 @@ class Forwarder:
             observer.read_message(message)
         if exchange.count_tokens and isinstance(message, dict):
             observer.input_tokens = int(message.get("input_tokens") or 0)
-        self._response_started(exchange, candidate, upstream.status)
         response = web.Response(
             status=upstream.status,
             body=body,
             headers=fmt.response_headers(upstream, "application/json"),
         )
+        # The answer goes out first; the watchers (monitor fold, log line) hear of it after,
+        # so their work is never part of the client's latency.
+        try:
+            await response.prepare(exchange.request)
+            await response.write_eof()
+        except ConnectionResetError:
+            self._response_started(exchange, candidate, upstream.status)
+            return self._client_gone(exchange, candidate, response, observer)
+        self._response_started(exchange, candidate, upstream.status)
         self._finish(exchange, upstream.status, Failure.OK, "", candidate, observer)
         return Outcome(Failure.OK, response=response)
 
