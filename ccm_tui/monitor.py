@@ -141,6 +141,18 @@ class MonitorState:
         self.notices: deque[Notice] = deque(maxlen=50)
         self.dropped_events = 0
         self.evicted: list[str] = []  # request ids dropped from the ring since last asked
+        # Kept as they change, so a screen can show them each frame without a scan.
+        self.live: set[str] = set()  # requests in flight
+        self.started: deque[float] = deque()  # when requests started, the last minute
+
+    def request_rate(self, window_s: float, now: float) -> float:
+        """Requests started per second over the last `window_s` seconds (at most 60)."""
+        count = 0
+        for at in reversed(self.started):
+            if at < now - window_s:
+                break
+            count += 1
+        return count / window_s
 
     def provider(self, name: str) -> ProviderStats:
         stats = self.providers.get(name)
@@ -164,8 +176,13 @@ class MonitorState:
             e.request_id, e.at, e.method, e.path, e.requested_model, e.routed_model,
             e.route_reason, e.stream, e.message_count, e.tool_count, e.user_agent, e.headers,
         )  # fmt: skip
+        self.live.add(e.request_id)
+        self.started.append(e.at)
+        while self.started and self.started[0] < e.at - 60:
+            self.started.popleft()
         while len(self.requests) > self.history:
             old_id, _ = self.requests.popitem(last=False)
+            self.live.discard(old_id)
             self.evicted.append(old_id)
         # Nobody may be asking (`serve` has no screen): keep only the newest ids, or the list
         # would grow by one id per request forever. A reader that falls this far behind
@@ -224,6 +241,7 @@ class MonitorState:
             request.blocks = e.blocks
 
     def _request_finished(self, e: RequestFinished) -> None:
+        self.live.discard(e.request_id)
         request = self.requests.get(e.request_id)
         if request is None:
             return
@@ -277,6 +295,8 @@ class MonitorState:
         self.notices = other.notices
         self.dropped_events = other.dropped_events
         self.evicted = []
+        self.live = other.live
+        self.started = other.started
 
     # snapshots ----------------------------------------------------------------------------
 
@@ -329,6 +349,9 @@ class MonitorState:
                 blocks=tuple(BlockView(**b) for b in r.get("blocks", [])),
             )
             state.requests[view.request_id] = view
+            if view.outcome is None:
+                state.live.add(view.request_id)
+            state.started.append(view.at)
             if len(state.requests) > history:
                 state.requests.popitem(last=False)
         for t in data.get("tokens", []):

@@ -30,6 +30,7 @@ from ccm_tui.tui.messages import BusAdapter, MonitorUpdated
 from ccm_tui.tui.screens import ConfirmQuitScreen, FilterScreen, HelpScreen
 from ccm_tui.tui.theming import Palette, ThemeSet, fallback_variables, register_themes
 from ccm_tui.tui.widgets.detail import DetailView
+from ccm_tui.tui.widgets.line import TextLine
 from ccm_tui.tui.widgets.providers import ProvidersTable
 from ccm_tui.tui.widgets.requests import RequestsTable
 from ccm_tui.tui.widgets.tokens import TokensTable
@@ -92,6 +93,17 @@ class CcmApp(App[int]):
         self.providers = ProvidersTable(self.state, self.palette, clock, id="providers-table")
         self.tokens = TokensTable(self.state, self.palette, clock, id="tokens-table")
         self.detail = DetailView(self.palette, id="detail-view")
+        # Held, not queried: they are updated several times a second, and a tick that
+        # fires while the app shuts down must not fail to find them.
+        self.status_line = TextLine(id="status-line")
+        self.requests_caption = TextLine(id="requests-caption", classes="caption")
+        self.providers_caption = TextLine(id="providers-caption", classes="caption")
+        self.tokens_empty = Static(
+            "No credentials with an expiry: OAuth providers (ccm-tui login NAME) and "
+            "Claude Code's own login appear here.",
+            id="tokens-empty",
+            classes="caption",
+        )
 
     def get_theme_variable_defaults(self) -> dict[str, str]:
         # Textual's own themes (the palette offers them) lack the ccm-* variables.
@@ -100,21 +112,21 @@ class CcmApp(App[int]):
     # -- building ------------------------------------------------------------------------
 
     def compose(self) -> ComposeResult:
-        yield Static(id="status-line")
+        yield self.status_line
         yield Tabs(*(Tab(PANE_TITLES[p], id=f"tab-{p}") for p in PANES), id="pane-tabs")
         with Container(id="panes"):
             # Grid order (wide): requests | detail, then providers and tokens full width.
             with Vertical(id="pane-requests", classes="pane"):
-                yield Static(id="requests-caption", classes="caption")
+                yield self.requests_caption
                 yield self.requests
             with Vertical(id="pane-detail", classes="pane"):
                 yield self.detail
             with Vertical(id="pane-providers", classes="pane"):
                 yield self.providers
-                yield Static(id="providers-caption", classes="caption")
+                yield self.providers_caption
             with Vertical(id="pane-tokens", classes="pane"):
                 yield self.tokens
-                yield Static(id="tokens-empty", classes="caption")
+                yield self.tokens_empty
         yield Footer(compact=True, show_command_palette=False)
 
     def on_mount(self) -> None:
@@ -238,11 +250,11 @@ class CcmApp(App[int]):
                 status.append(f", retrying in {retry:.0f}s", self.palette.style("ccm-muted"))
         else:
             status.append(self.source, self.palette.style("ccm-accent"))
-        requests = self.state.requests.values()
-        in_flight = sum(1 for r in requests if r.outcome is None)
-        recent = sum(1 for r in requests if r.at >= now - 10)
-        status.append(f"  {in_flight} live · {len(self.state.requests)} req · {recent / 10:.1f}/s")
-        self.query_one("#status-line", Static).update(status)
+        rate = self.state.request_rate(10, now)
+        status.append(
+            f"  {len(self.state.live)} live · {len(self.state.requests)} req · {rate:.1f}/s"
+        )
+        self.status_line.show(status)
 
         caption = Text(no_wrap=True, overflow="ellipsis")
         table = self.requests
@@ -256,18 +268,9 @@ class CcmApp(App[int]):
         if table.filter.active:
             caption.append(f"  filter: {table.filter.describe()}", self.palette.style("ccm-accent"))
             caption.append(f" ({table.shown_count} shown)", self.palette.style("ccm-muted"))
-        self.query_one("#requests-caption", Static).update(caption)
-        self.query_one("#providers-caption", Static).update(self._provider_caption(now))
-        empty = self.query_one("#tokens-empty", Static)
-        empty.display = not self.state.tokens
-        if not self.state.tokens:
-            empty.update(
-                Text(
-                    "No credentials with an expiry: OAuth providers (ccm-tui login NAME) and "
-                    "Claude Code's own login appear here.",
-                    self.palette.style("ccm-muted"),
-                )
-            )
+        self.requests_caption.show(caption)
+        self.providers_caption.show(self._provider_caption(now))
+        self.tokens_empty.display = not self.state.tokens
 
     def _provider_caption(self, now: float) -> Text:
         """The selected provider's last error in full: the table has room for a glimpse."""
@@ -297,9 +300,9 @@ class CcmApp(App[int]):
     def on_requests_table_open_detail(self, event: RequestsTable.OpenDetail) -> None:
         self.action_pane("detail")
 
-    def _show_selected(self) -> None:
+    def _show_selected(self, force: bool = False) -> None:
         selected = self.requests.selected_id
-        self.detail.show(self.state.requests.get(selected) if selected else None)
+        self.detail.show(self.state.requests.get(selected) if selected else None, force)
 
     # -- actions -----------------------------------------------------------------------------
 
@@ -358,7 +361,7 @@ class CcmApp(App[int]):
                 table.palette = self.palette
                 table.rebuild()
             self.detail.palette = self.palette
-            self._show_selected()
+            self._show_selected(force=True)
         self._refresh_chrome()
 
     def action_reload(self) -> None:
@@ -392,7 +395,7 @@ class CcmApp(App[int]):
         self.toast(message)
 
     def action_request_quit(self) -> None:
-        in_flight = sum(1 for r in self.state.requests.values() if r.outcome is None)
+        in_flight = len(self.state.live)
         if not in_flight:
             self.exit(0)
             return

@@ -32,6 +32,16 @@ from ccm_tui.events import (
 )
 
 REDRAW_INTERVAL_S = 0.1
+# Under heavy traffic the screen redraws less often, so that drawing (which costs the same
+# however many events it covers) never crowds out the proxy or a key press.
+BUSY_REDRAW_INTERVALS = ((800, 1.0), (300, 0.5), (100, 0.25))  # (events in a batch, wait)
+
+
+def redraw_interval(events: int) -> float:
+    for threshold, interval in BUSY_REDRAW_INTERVALS:
+        if events >= threshold:
+            return interval
+    return REDRAW_INTERVAL_S
 
 
 @dataclass
@@ -96,10 +106,11 @@ class BusAdapter:
 
     async def _run(self) -> None:
         while True:
-            for event in await self._subscription.get_batch():
+            batch = await self._subscription.get_batch()
+            for event in batch:
                 self.dirty.note(event)
             self._target.post_message(MonitorUpdated())
-            await asyncio.sleep(REDRAW_INTERVAL_S)
+            await asyncio.sleep(redraw_interval(len(batch)))
 
     def stop(self) -> None:
         if self._task is not None:

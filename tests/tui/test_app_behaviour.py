@@ -61,6 +61,7 @@ from ccm_tui.tui.app import CcmApp
 from ccm_tui.tui.filtering import RequestFilter
 from ccm_tui.tui.screens import ConfirmQuitScreen, FilterScreen, HelpScreen
 from ccm_tui.tui.theming import no_color_requested, resolve_theme_name
+from ccm_tui.tui.widgets.line import TextLine
 from ccm_tui.tui.widgets.providers import ProvidersTable
 from ccm_tui.tui.widgets.requests import RequestsTable
 
@@ -96,13 +97,19 @@ def plain(renderable: RenderableType, width: int = 200) -> str:
 
 
 def static_text(app: CcmApp, selector: str) -> str:
-    content = app.query_one(selector, Static).content
+    widget = app.query_one(selector)
+    if isinstance(widget, TextLine):
+        return widget.text.plain
+    content = widget.content  # type: ignore[attr-defined]
     return content.plain if isinstance(content, Text) else str(content)
 
 
 def detail_text(app: CcmApp) -> str:
     """The whole detail pane, including what is scrolled out of sight."""
-    return plain(app.query_one("#detail-body", Static).content)
+    return "\n".join(
+        plain(app.query_one(f"#detail-{part}", Static).content)
+        for part in ("summary", "response", "headers")
+    )
 
 
 def toasts(app: CcmApp) -> list[str]:

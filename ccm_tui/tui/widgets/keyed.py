@@ -4,8 +4,13 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
+from rich.segment import Segment
+from rich.style import Style
 from rich.text import Text
+from textual._two_way_dict import TwoWayDict
+from textual.cache import LRUCache
 from textual.widgets import DataTable
+from textual.widgets.data_table import CellKey, RowKey
 
 
 def same(a: Text, b: Text) -> bool:
@@ -20,6 +25,53 @@ class KeyedTable(DataTable[Text]):
     def __init__(self, **kwargs: object) -> None:
         super().__init__(cursor_type="row", **kwargs)  # type: ignore[arg-type]
         self._shown: dict[str, dict[str, Text]] = {}
+        self._stable_cells: LRUCache[tuple[object, ...], tuple[Text, list[list[Segment]]]] = (
+            LRUCache(4096)
+        )
+
+    def _render_cell(
+        self,
+        row_index: int,
+        column_index: int,
+        base_style: Style,
+        width: int,
+        cursor: bool = False,
+        hover: bool = False,
+    ) -> list[list[Segment]]:
+        """DataTable forgets every rendered cell whenever any cell changes (its caches are
+        keyed by an update counter), so a live table redraws all its visible cells each
+        frame. Here a cell is rendered again only when that cell (the very Text object),
+        its place or its style changed. Relies on DataTable internals of the pinned Textual."""
+        if row_index < 0 or column_index < 0:
+            return super()._render_cell(row_index, column_index, base_style, width, cursor, hover)
+        row_key = self._row_locations.get_key(row_index)
+        column_key = self._column_locations.get_key(column_index)
+        cell = self._data[row_key][column_key]
+        key = (
+            row_key,
+            column_key,
+            row_index,
+            width,
+            base_style,
+            cursor,
+            hover,
+            self._show_hover_cursor,
+            self._pseudo_class_state,
+        )
+        hit = self._stable_cells.get(key)
+        if hit is not None and hit[0] is cell:
+            return hit[1]
+        lines = super()._render_cell(row_index, column_index, base_style, width, cursor, hover)
+        self._stable_cells[key] = (cell, lines)
+        return lines
+
+    def _update_dimensions(self, new_rows: Iterable[RowKey]) -> None:
+        """Our columns have fixed widths and our rows one line, so DataTable's measuring of
+        every new cell (for auto-width columns) is wasted; only the virtual size is needed."""
+        if any(column.auto_width for column in self.columns.values()):
+            super()._update_dimensions(new_rows)
+        else:
+            super()._update_dimensions(())
 
     def patch_row(self, key: str, cells: dict[str, Text], columns: Iterable[str]) -> bool:
         """Adds the row or updates its changed cells; returns whether it was added."""
@@ -38,10 +90,31 @@ class KeyedTable(DataTable[Text]):
         if self._shown.pop(key, None) is not None:
             self.remove_row(key)
 
+    def remove_keys(self, keys: Iterable[str]) -> None:
+        """Removes many rows in one pass: DataTable.remove_row re-indexes every row for each
+        row removed, and a busy proxy evicts dozens of rows per redraw. Mirrors remove_row
+        of the pinned Textual."""
+        doomed = {RowKey(k) for k in keys if self._shown.pop(k, None) is not None}
+        if not doomed:
+            return
+        locations = self._row_locations
+        survivors = sorted((locations.get(key), key) for key in locations if key not in doomed)
+        self._row_locations = TwoWayDict({key: i for i, (_, key) in enumerate(survivors)})
+        for row_key in doomed:
+            for column_key in self._data.get(row_key, ()):
+                self._updated_cells.discard(CellKey(row_key, column_key))
+            del self.rows[row_key]
+            del self._data[row_key]
+        self._require_update_dimensions = True
+        self.check_idle()
+        self.cursor_coordinate = self.cursor_coordinate
+        self.hover_coordinate = self.hover_coordinate
+        self._update_count += 1
+        self.refresh(layout=True)
+
     def keep_only(self, keys: Iterable[str]) -> None:
         wanted = set(keys)
-        for key in [k for k in self._shown if k not in wanted]:
-            self.remove_key(key)
+        self.remove_keys([k for k in self._shown if k not in wanted])
 
     def forget_rows(self) -> None:
         """Clears the rows (not the columns) and what was shown."""

@@ -90,6 +90,9 @@ def request_cells(request: RequestView, palette: Palette) -> dict[str, Text]:
     }
 
 
+EVICT_IN_CHUNKS_FROM = 200  # rows of history
+
+
 class RequestsTable(KeyedTable):
     """Rows are keyed by request id; a redraw patches only the cells that changed."""
 
@@ -116,6 +119,7 @@ class RequestsTable(KeyedTable):
         self.cleared_before = 0.0
         self.held: dict[str, None] = {}  # new requests that arrived while paused (ordered)
         self._columns: tuple[Column, ...] = ()
+        self._evicted: list[str] = []  # gone from the state, still on screen for a moment
 
     # -- layout --------------------------------------------------------------------------
 
@@ -150,6 +154,7 @@ class RequestsTable(KeyedTable):
         """Re-adds every visible request (after a filter change, a clear, a new snapshot)."""
         self.forget_rows()
         self.held.clear()
+        self._evicted = []
         self.update_requests(list(self.state.requests))
 
     def update_requests(self, ids: Iterable[str]) -> None:
@@ -167,10 +172,14 @@ class RequestsTable(KeyedTable):
                 continue
             cells = request_cells(request, self.palette)
             added |= self.patch_row(request_id, cells, [c.key for c in self._columns])
-        for request_id in self.state.take_evicted():
-            self.remove_key(request_id)
-        while len(self._shown) > self.state.history:
-            self.remove_key(next(iter(self._shown)))
+        self._evicted.extend(self.state.take_evicted())
+        history = self.state.history
+        if len(self._evicted) >= (history // 10 if history >= EVICT_IN_CHUNKS_FROM else 1):
+            # In chunks (a tenth of a long history): removing rows re-indexes the rest, which
+            # makes every visible cell render again; a few finished rows beyond the cap for
+            # a moment cost less.
+            self.remove_keys(self._evicted)
+            self._evicted = []
         if added and self.follow and self.row_count:
             self.move_cursor(row=self.row_count - 1, animate=False)
 
