@@ -143,16 +143,27 @@ class MonitorState:
         self.evicted: list[str] = []  # request ids dropped from the ring since last asked
         # Kept as they change, so a screen can show them each frame without a scan.
         self.live: set[str] = set()  # requests in flight
-        self.started: deque[float] = deque()  # when requests started, the last minute
+        # [second, requests started in it], the last minute: bounded at any rate
+        self.started: deque[list[int]] = deque()
 
     def request_rate(self, window_s: float, now: float) -> float:
         """Requests started per second over the last `window_s` seconds (at most 60)."""
+        since = now - window_s
         count = 0
-        for at in reversed(self.started):
-            if at < now - window_s:
+        for second, started in reversed(self.started):
+            if second < since:
                 break
-            count += 1
+            count += started
         return count / window_s
+
+    def _note_start(self, at: float) -> None:
+        second = int(at)
+        if self.started and self.started[-1][0] == second:
+            self.started[-1][1] += 1
+            return
+        self.started.append([second, 1])
+        while self.started[0][0] < second - 60:
+            self.started.popleft()
 
     def provider(self, name: str) -> ProviderStats:
         stats = self.providers.get(name)
@@ -177,9 +188,7 @@ class MonitorState:
             e.route_reason, e.stream, e.message_count, e.tool_count, e.user_agent, e.headers,
         )  # fmt: skip
         self.live.add(e.request_id)
-        self.started.append(e.at)
-        while self.started and self.started[0] < e.at - 60:
-            self.started.popleft()
+        self._note_start(e.at)
         while len(self.requests) > self.history:
             old_id, _ = self.requests.popitem(last=False)
             self.live.discard(old_id)
@@ -351,7 +360,7 @@ class MonitorState:
             state.requests[view.request_id] = view
             if view.outcome is None:
                 state.live.add(view.request_id)
-            state.started.append(view.at)
+            state._note_start(view.at)
             if len(state.requests) > history:
                 state.requests.popitem(last=False)
         for t in data.get("tokens", []):

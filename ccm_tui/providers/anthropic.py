@@ -84,6 +84,11 @@ def merge_beta(value: str | None, add: str | None = None, remove: str | None = N
     return ",".join(items)
 
 
+def _betas(headers: CIMultiDict[str]) -> str:
+    """Every anthropic-beta the client sent, one list: it may send the header twice."""
+    return ",".join(headers.getall("anthropic-beta", ()))
+
+
 def upstream_headers(
     client_headers: Iterable[tuple[str, str]],
     provider: ProviderConfig,
@@ -116,10 +121,10 @@ def upstream_headers(
             out["x-api-key"] = credential.secret or ""
     elif mode is AuthMode.OAUTH:
         out["Authorization"] = f"Bearer {credential.secret}"
-        out["anthropic-beta"] = merge_beta(out.get("anthropic-beta"), add=OAUTH_BETA)
+        out["anthropic-beta"] = merge_beta(_betas(out), add=OAUTH_BETA)
     elif mode is AuthMode.DERIVED_KEY:
         out["x-api-key"] = credential.secret or ""
-        beta = merge_beta(out.get("anthropic-beta"), remove=OAUTH_BETA)
+        beta = merge_beta(_betas(out), remove=OAUTH_BETA)
         if beta:
             out["anthropic-beta"] = beta
         else:

@@ -333,11 +333,11 @@ class Forwarder:
             outcome = await self._attempt(exchange, candidate, credential)
             if outcome.failure is Failure.OK or outcome.response is not None:
                 return outcome
-            self._failed(exchange, candidate, outcome, started)
-            if recovered:
-                return outcome
-            # A renewed credential (refreshed token, derived key) earns one more try here.
-            if not await credentials.recover(provider, credential, outcome):
+            self._failed(exchange, candidate, outcome, started, count=False)
+            # A renewed credential (refreshed token, derived key) earns one more try here,
+            # and a failure it mends is not held against the provider's breaker.
+            if recovered or not await credentials.recover(provider, credential, outcome):
+                self.proxy.record(provider.name, outcome.failure, outcome.retry_after_s)
                 return outcome
             recovered = True
 
@@ -354,7 +354,12 @@ class Forwarder:
         )
 
     def _failed(
-        self, exchange: Exchange, candidate: Candidate, outcome: Outcome, started: float
+        self,
+        exchange: Exchange,
+        candidate: Candidate,
+        outcome: Outcome,
+        started: float,
+        count: bool = True,
     ) -> None:
         name = candidate.provider.name
         exchange.tried.append(
@@ -378,7 +383,8 @@ class Forwarder:
                 (asyncio.get_running_loop().time() - started) * 1000,
             )
         )
-        self.proxy.record(name, outcome.failure, outcome.retry_after_s)
+        if count:
+            self.proxy.record(name, outcome.failure, outcome.retry_after_s)
 
     # -- one attempt ----------------------------------------------------------------------
 

@@ -193,11 +193,6 @@ async def test_a_refresh_ahead_of_expiry_shows_as_refreshing_then_ok_on_the_even
     assert len(refreshes(sim)) == 1
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="forward.py records a 401 against the breaker before recover() mends it: "
-    "three at once open the breaker though every retry succeeds (reported, not ours to fix)",
-)
 async def test_expired_401s_that_a_refresh_mends_do_not_open_the_breaker(
     sim: Simulator,
     config_path: Path,
