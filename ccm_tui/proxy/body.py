@@ -49,10 +49,6 @@ def parse_body(raw: bytes) -> dict[str, Any]:
     return body
 
 
-def dumps(body: dict[str, Any]) -> bytes:
-    return orjson.dumps(body)
-
-
 def _reserialised(raw: bytes, model: str, system: Any = None) -> bytes:
     """The body written anew: JSON-equal, not byte-equal. Parsed again with the standard
     library, whose integers are exact beyond 64 bits (orjson reads those as floats)."""
@@ -82,8 +78,11 @@ def _model_values(raw: bytes, old: str) -> list[tuple[int, int]]:
     return spans
 
 
-def with_model(raw: bytes, body: dict[str, Any], model: str) -> bytes:
-    """`raw` with the top-level `model` set to `model`, every other byte unchanged if possible."""
+def with_model(raw: bytes, body: dict[str, Any], model: str, system: Any = None) -> bytes:
+    """`raw` with the top-level `model` set to `model`, every other byte unchanged if possible.
+    A new `system` (the subagent tag removed) means writing the body anew."""
+    if system is not None:
+        return _reserialised(raw, model, system)
     old = body.get("model")
     if old == model:
         return raw

@@ -36,7 +36,7 @@ from ccm_tui.masking import mask_headers, mask_text
 from ccm_tui.providers import openai as chat
 from ccm_tui.providers.anthropic import Credential, response_headers, upstream_headers
 from ccm_tui.providers.registry import WireFormat
-from ccm_tui.proxy.body import dumps, with_model
+from ccm_tui.proxy.body import with_model
 from ccm_tui.proxy.classify import (
     classify_exception,
     classify_status,
@@ -89,6 +89,7 @@ class Exchange:
     count_tokens: bool
     started: float  # loop time
     attempt: int = 0
+    attempt_started: float = 0.0  # loop time the current attempt began
     tried: list[dict[str, Any]] = field(default_factory=list)
     _bodies: dict[str, bytes] = field(default_factory=dict)
     chat_bodies: dict[str, bytes] = field(default_factory=dict)  # translated, per model
@@ -98,10 +99,7 @@ class Exchange:
         """The upstream body for one actual model, built once per model."""
         data = self._bodies.get(model)
         if data is None:
-            if self.route.system is not None:
-                data = dumps({**self.body, "system": self.route.system, "model": model})
-            else:
-                data = with_model(self.raw, self.body, model)
+            data = with_model(self.raw, self.body, model, self.route.system)
             self._bodies[model] = data
         return data
 
@@ -175,7 +173,7 @@ class ChatCompletionsFormat(UpstreamFormat):
             body = exchange.body
             if exchange.route.system is not None:
                 body = {**body, "system": exchange.route.system}
-            data = dumps(chat.to_chat_request(body, model))
+            data = orjson.dumps(chat.to_chat_request(body, model))
             exchange.chat_bodies[model] = data
         return data
 
@@ -321,19 +319,19 @@ class Forwarder:
         recovered = False
         while True:
             exchange.attempt += 1
-            started = asyncio.get_running_loop().time()
+            exchange.attempt_started = asyncio.get_running_loop().time()
             try:
                 credential = await credentials.credential(provider)
             except CredentialUnavailable as err:
                 self._started(exchange, candidate, err.mode)
                 outcome = Outcome(Failure.AUTH_ERROR, message=err.message)
-                self._failed(exchange, candidate, outcome, started)
+                self._failed(exchange, candidate, outcome)
                 return outcome
             self._started(exchange, candidate, credential.mode)
             outcome = await self._attempt(exchange, candidate, credential)
             if outcome.failure is Failure.OK or outcome.response is not None:
                 return outcome
-            self._failed(exchange, candidate, outcome, started, count=False)
+            self._failed(exchange, candidate, outcome, count=False)
             # A renewed credential (refreshed token, derived key) earns one more try here,
             # and a failure it mends is not held against the provider's breaker.
             if recovered or not await credentials.recover(provider, credential, outcome):
@@ -354,13 +352,9 @@ class Forwarder:
         )
 
     def _failed(
-        self,
-        exchange: Exchange,
-        candidate: Candidate,
-        outcome: Outcome,
-        started: float,
-        count: bool = True,
+        self, exchange: Exchange, candidate: Candidate, outcome: Outcome, count: bool = True
     ) -> None:
+        """Publishes an attempt's failure; `count` also holds it against the breaker."""
         name = candidate.provider.name
         exchange.tried.append(
             {
@@ -380,7 +374,7 @@ class Forwarder:
                 outcome.status,
                 outcome.message,
                 outcome.retry_after_s,
-                (asyncio.get_running_loop().time() - started) * 1000,
+                (asyncio.get_running_loop().time() - exchange.attempt_started) * 1000,
             )
         )
         if count:
@@ -426,12 +420,8 @@ class Forwarder:
                     )
         except asyncio.CancelledError:
             if out is None:
-                self.proxy.bus.publish(
-                    AttemptFailed(
-                        exchange.request_id, exchange.attempt, provider.name,
-                        Failure.CANCELLED, None, "client went away", None, 0.0,
-                    )
-                )  # fmt: skip
+                gone = Outcome(Failure.CANCELLED, message="client went away")
+                self._failed(exchange, candidate, gone, count=False)
             raise
         except (TimeoutError, aiohttp.ClientError, OSError) as err:
             failure, message = classify_exception(err)
@@ -457,15 +447,10 @@ class Forwarder:
         if failure is Failure.CLIENT_ERROR:
             # Another provider would refuse it too: the client gets it as it came.
             response = web.Response(status=upstream.status, body=body, headers=headers)
-            self.proxy.bus.publish(
-                AttemptFailed(
-                    exchange.request_id, exchange.attempt, candidate.provider.name,
-                    failure, upstream.status, message, None,
-                    (asyncio.get_running_loop().time() - exchange.started) * 1000,
-                )
-            )  # fmt: skip
+            outcome = Outcome(failure, response=response, status=upstream.status, message=message)
+            self._failed(exchange, candidate, outcome, count=False)
             self._finish(exchange, upstream.status, failure, message, candidate)
-            return Outcome(failure, response=response, status=upstream.status, message=message)
+            return outcome
         if upstream.status == 404 and failure is Failure.MODEL_NOT_FOUND:
             message = f"{candidate.actual_model}: {message}"
         return Outcome(

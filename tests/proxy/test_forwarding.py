@@ -287,3 +287,26 @@ async def test_large_body_is_forwarded_whole(sim, proxy, stream):
         await response.read()
     assert response.status == 200
     assert sim.requests("primary")[-1].json()["messages"][0]["content"] == text
+
+
+async def test_subagent_tag_routes_and_is_removed_before_upstream(sim, proxy):
+    system = [
+        {"type": "text", "text": "x-anthropic-billing-header: cc_version=2"},
+        {"type": "text", "text": "Be brief.<CCM-SUBAGENT-MODEL>sonnet</CCM-SUBAGENT-MODEL>"},
+    ]
+    raw = (
+        b'{"model":"some-agent-model","max_tokens":8,"metadata":{"n":123456789012345678901234567890},'
+        + b'"system":'
+        + orjson.dumps(system)
+        + b',"messages":[{"role":"user","content":"hi"}]}'
+    )
+    async with (
+        aiohttp.ClientSession() as session,
+        session.post(f"{proxy.url}/v1/messages", data=raw) as response,
+    ):
+        await response.read()
+    assert response.status == 200
+    sent = sim.requests("primary")[-1]
+    assert sent.json()["system"][1]["text"] == "Be brief."
+    assert sent.json()["model"] == "primary-model"
+    assert b"123456789012345678901234567890" in sent.body  # exact, not a float
