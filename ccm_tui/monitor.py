@@ -47,6 +47,13 @@ class AttemptView:
     retry_after_s: float | None = None
     duration_ms: float | None = None
 
+    @property
+    def mark(self) -> str:
+        """`✗529` (or `✗timeout` where no status came back) for a failed attempt, else ""."""
+        if self.failure is None or self.failure is Failure.OK:
+            return ""
+        return f"✗{self.status or self.failure.value}"
+
 
 @dataclass(slots=True)
 class RequestView:

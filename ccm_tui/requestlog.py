@@ -13,13 +13,7 @@ log = logging.getLogger("ccm_tui.requests")
 
 def provider_chain(request: RequestView) -> str:
     """`claude-max ✗529 → zai`: every provider tried, failures marked with status or class."""
-    parts = []
-    for attempt in request.attempts:
-        if attempt.failure is None or attempt.failure is Failure.OK:
-            parts.append(attempt.provider)
-        else:
-            mark = str(attempt.status) if attempt.status else attempt.failure.value
-            parts.append(f"{attempt.provider} ✗{mark}")
+    parts = (f"{a.provider} {a.mark}".rstrip() for a in request.attempts)
     return " → ".join(parts) or "-"
 
 

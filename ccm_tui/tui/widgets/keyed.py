@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterable
+from typing import ClassVar
 
 from rich.segment import Segment
 from rich.style import Style
@@ -21,6 +22,13 @@ def same(a: Text, b: Text) -> bool:
 
 class KeyedTable(DataTable[Text]):
     """Rows keyed by id, each remembered as shown, so updates touch only changed cells."""
+
+    # (key, label, width) of tables whose columns never change; added on mount.
+    FIXED_COLUMNS: ClassVar[tuple[tuple[str, str, int], ...]] = ()
+
+    def on_mount(self) -> None:
+        for key, label, width in self.FIXED_COLUMNS:
+            self.add_column(label, key=key, width=width)
 
     def __init__(self, **kwargs: object) -> None:
         super().__init__(cursor_type="row", **kwargs)  # type: ignore[arg-type]
@@ -73,8 +81,12 @@ class KeyedTable(DataTable[Text]):
         else:
             super()._update_dimensions(())
 
-    def patch_row(self, key: str, cells: dict[str, Text], columns: Iterable[str]) -> bool:
+    def patch_row(
+        self, key: str, cells: dict[str, Text], columns: Iterable[str] | None = None
+    ) -> bool:
         """Adds the row or updates its changed cells; returns whether it was added."""
+        if columns is None:
+            columns = [column for column, _, _ in self.FIXED_COLUMNS]
         shown = self._shown.get(key)
         if shown is None:
             self.add_row(*(cells[c] for c in columns), key=key)

@@ -98,6 +98,8 @@ def provider_cells(stats: ProviderStats, now: float, palette: Palette) -> dict[s
 class ProvidersTable(KeyedTable):
     """One row per configured provider; the provider keys act on the selected row."""
 
+    FIXED_COLUMNS = COLUMNS
+
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("k", "derive_key", "Derived key", id="providers.derive_key"),
         Binding("o", "use_oauth", "OAuth", id="providers.use_oauth"),
@@ -121,18 +123,13 @@ class ProvidersTable(KeyedTable):
         self.palette = palette
         self.clock = clock
 
-    def on_mount(self) -> None:
-        for key, label, width in COLUMNS:
-            self.add_column(label, key=key, width=width)
-
     def update_providers(self, names: set[str] | None = None) -> None:
         """Patches the named providers' rows (all when None); call inside batch_update."""
         now = self.clock()
         self.keep_only(self.state.providers)
-        columns = [key for key, _, _ in COLUMNS]
         for name, stats in self.state.providers.items():
             if names is None or name in names or name not in self._shown:
-                self.patch_row(name, provider_cells(stats, now, self.palette), columns)
+                self.patch_row(name, provider_cells(stats, now, self.palette))
 
     def tick(self) -> None:
         """Cooldowns count down every second."""

@@ -63,11 +63,10 @@ def request_cells(request: RequestView, palette: Palette) -> dict[str, Text]:
     for index, attempt in enumerate(request.attempts):
         if index:
             chain.append(" → ", palette.style("ccm-muted"))
-        failed = attempt.failure not in (None, Failure.OK)
-        chain.append(attempt.provider, palette.style("ccm-failover") if failed else "")
-        if failed:
-            mark = str(attempt.status) if attempt.status else attempt.failure.value  # type: ignore[union-attr]
-            chain.append(f" ✗{mark}", palette.style("ccm-failover"))
+        mark = attempt.mark
+        chain.append(attempt.provider, palette.style("ccm-failover") if mark else "")
+        if mark:
+            chain.append(f" {mark}", palette.style("ccm-failover"))
     if not request.attempts:
         chain.append(provider_chain(request), palette.style("ccm-muted"))
     style = palette.style(status_style(request))

@@ -59,6 +59,8 @@ def token_cells(token: TokenStateChanged, now: float, palette: Palette) -> dict[
 
 
 class TokensTable(KeyedTable):
+    FIXED_COLUMNS = COLUMNS
+
     def __init__(
         self, state: MonitorState, palette: Palette, clock: Callable[[], float], **kwargs: object
     ) -> None:
@@ -67,17 +69,12 @@ class TokensTable(KeyedTable):
         self.palette = palette
         self.clock = clock
 
-    def on_mount(self) -> None:
-        for key, label, width in COLUMNS:
-            self.add_column(label, key=key, width=width)
-
     def update_tokens(self) -> None:
         """Patches every row; there are few, and their countdowns move each second."""
         now = self.clock()
         self.keep_only(self.state.tokens)
-        columns = [key for key, _, _ in COLUMNS]
         for token_id, token in self.state.tokens.items():
-            self.patch_row(token_id, token_cells(token, now, self.palette), columns)
+            self.patch_row(token_id, token_cells(token, now, self.palette))
 
     def rebuild(self) -> None:
         self.forget_rows()
