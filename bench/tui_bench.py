@@ -1,7 +1,7 @@
 """The proxy with its screen: a headless `CcmApp` in the proxy's own process and loop.
 
-python bench/tui_bench.py [--smoke] [--out FILE] [--rate 200] [--duration 15]
-    [--rounds 3] [--sim URL] [--baseline URL --baseline-pid PID]
+python bench/tui_bench.py [--smoke] [--keys-only] [--out FILE] [--rate 200]
+    [--duration 15] [--rounds 3] [--sim URL] [--baseline URL --baseline-pid PID]
 
 Runs the proxy as `ccm-tui` (no subcommand) does, with the screen drawn headless at
 120×40, and measures from a load generator in another process:
@@ -133,7 +133,9 @@ async def amain(args: argparse.Namespace) -> dict[str, Any]:
             h.ccm_target("ccm-tui+tui", url, os.getpid()),
         ]
         rounds = 1 if args.smoke else args.rounds
-        if args.smoke:
+        if args.keys_only:
+            plan = []
+        elif args.smoke:
             plan = [("small", 1, 20), ("cc", 1, 10)]
         else:
             plan = [("small", 1, 400), ("cc", 1, 400), ("small", 16, 400), ("big", 1, 30)]
@@ -158,10 +160,11 @@ async def amain(args: argparse.Namespace) -> dict[str, Any]:
                         flush=True,
                     )
                 result["latency"] = cells
-                stream = await asyncio.to_thread(
-                    h.stream_cell, lg, targets, 1 if args.smoke else 10, rounds, 1
-                )
-                result["streaming"] = [stream]
+                if not args.keys_only:
+                    stream = await asyncio.to_thread(
+                        h.stream_cell, lg, targets, 1 if args.smoke else 10, rounds, 1
+                    )
+                    result["streaming"] = [stream]
                 duration = 1.5 if args.smoke else args.duration
                 lg.send(
                     op="rate_stream",
@@ -206,6 +209,9 @@ def main() -> int:
     parser.add_argument("--rate", type=float, default=200.0, help="streaming requests per second")
     parser.add_argument("--duration", type=float, default=15.0, help="seconds of streaming load")
     parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument(
+        "--keys-only", action="store_true", help="skip the latency cells; only the key presses"
+    )
     parser.add_argument("--sim", help="a running simulator (else one is started)")
     parser.add_argument("--baseline", help="a running baseline (else one is started)")
     parser.add_argument("--baseline-pid", type=int)

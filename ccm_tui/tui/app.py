@@ -15,11 +15,12 @@ from rich.text import Text
 from textual import events, work
 from textual.app import App, ComposeResult, SystemCommand
 from textual.binding import Binding, BindingType
+from textual.color import Color
 from textual.containers import Container, Vertical
 from textual.geometry import Size
 from textual.screen import Screen
 from textual.theme import Theme
-from textual.widgets import DataTable, Footer, Static, Tab, Tabs
+from textual.widgets import DataTable, Static, Tab, Tabs
 
 from ccm_tui import humanize as fmt
 from ccm_tui.control import ControlError, ProxyControl
@@ -30,6 +31,7 @@ from ccm_tui.tui.messages import BusAdapter, MonitorUpdated
 from ccm_tui.tui.screens import ConfirmQuitScreen, FilterScreen, HelpScreen
 from ccm_tui.tui.theming import Palette, ThemeSet, fallback_variables, register_themes
 from ccm_tui.tui.widgets.detail import DetailView
+from ccm_tui.tui.widgets.keybar import KeyBar
 from ccm_tui.tui.widgets.line import TextLine
 from ccm_tui.tui.widgets.providers import ProvidersTable
 from ccm_tui.tui.widgets.requests import RequestsTable
@@ -98,6 +100,7 @@ class CcmApp(App[int]):
         self.status_line = TextLine(id="status-line")
         self.requests_caption = TextLine(id="requests-caption", classes="caption")
         self.providers_caption = TextLine(id="providers-caption", classes="caption")
+        self.panes = {pane: Vertical(id=f"pane-{pane}", classes="pane") for pane in PANES}
         self.tokens_empty = Static(
             "No credentials with an expiry: OAuth providers (ccm-tui login NAME) and "
             "Claude Code's own login appear here.",
@@ -116,18 +119,18 @@ class CcmApp(App[int]):
         yield Tabs(*(Tab(PANE_TITLES[p], id=f"tab-{p}") for p in PANES), id="pane-tabs")
         with Container(id="panes"):
             # Grid order (wide): requests | detail, then providers and tokens full width.
-            with Vertical(id="pane-requests", classes="pane"):
+            with self.panes["requests"]:
                 yield self.requests_caption
                 yield self.requests
-            with Vertical(id="pane-detail", classes="pane"):
+            with self.panes["detail"]:
                 yield self.detail
-            with Vertical(id="pane-providers", classes="pane"):
+            with self.panes["providers"]:
                 yield self.providers
                 yield self.providers_caption
-            with Vertical(id="pane-tokens", classes="pane"):
+            with self.panes["tokens"]:
                 yield self.tokens
                 yield self.tokens_empty
-        yield Footer(compact=True, show_command_palette=False)
+        yield KeyBar(id="keybar")
 
     def on_mount(self) -> None:
         register_themes(self, self.themes)
@@ -136,8 +139,8 @@ class CcmApp(App[int]):
         self.palette = Palette.from_app(self)
         for widget in (self.requests, self.providers, self.tokens, self.detail):
             widget.palette = self.palette
-        for pane in PANES:
-            self.query_one(f"#pane-{pane}").border_title = PANE_TITLES[pane]
+        for name, pane in self.panes.items():
+            pane.border_title = PANE_TITLES[name]
         self._apply_layout()
         with self.batch_update():
             self.providers.update_providers()
@@ -156,19 +159,40 @@ class CcmApp(App[int]):
     def on_resize(self, event: events.Resize) -> None:
         self._apply_layout(event.size)
 
+    @property
+    def wide(self) -> bool:
+        return self.requests.screen.has_class("-wide")
+
     def _apply_layout(self, size: Size | None = None) -> None:
         size = size or self.size
         wide = size.width >= WIDE[0] and size.height >= WIDE[1]
-        screen = self.screen
+        screen = self.requests.screen  # the monitor's screen, whichever modal is on top
         screen.set_class(wide, "-wide")
         screen.set_class(not wide, "-narrow")
-        for pane in PANES:
-            self.query_one(f"#pane-{pane}").set_class(pane == self.active_pane, "-active")
+        self._show_panes()
+
+    def _show_panes(self) -> None:
+        """Narrow: the active pane alone; wide: all of them, the focused one's border in
+        the accent colour. Set on each pane alone: a class or a :focus-within rule would
+        restyle everything inside the pane, tables included, on every key."""
+        wide = self.wide
+        focused = self.focused
+        accent = Color.parse(self.palette.variables.get("ccm-accent", "ansi_blue"))
+        for name, pane in self.panes.items():
+            shown = wide or name == self.active_pane
+            if pane.display != shown:  # setting it, even unchanged, asks for a new layout
+                pane.display = shown
+            lit = wide and focused is not None and pane in focused.ancestors
+            if lit != ("border_top" in pane.styles.inline.get_rules()):  # each set repaints
+                pane.styles.border = ("round", accent) if lit else None  # None: the stylesheet's
+
+    def on_descendant_focus(self, _: events.DescendantFocus) -> None:
+        self._show_panes()
 
     def action_pane(self, pane: str) -> None:
         self.active_pane = pane
         self.query_one("#pane-tabs", Tabs).active = f"tab-{pane}"
-        self._apply_layout()
+        self._show_panes()
         widget = {
             "requests": self.requests,
             "providers": self.providers,
@@ -362,6 +386,9 @@ class CcmApp(App[int]):
                 table.rebuild()
             self.detail.palette = self.palette
             self._show_selected(force=True)
+            for pane in self.panes.values():
+                pane.styles.border = None  # drawn again below in the new accent
+            self._show_panes()
         self._refresh_chrome()
 
     def action_reload(self) -> None:

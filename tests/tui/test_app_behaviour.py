@@ -36,6 +36,7 @@ from scenes import (
     token,
 )
 from textual.binding import Binding
+from textual.color import Color
 from textual.pilot import Pilot
 from textual.widgets import DataTable, Input, Static, Tabs
 from textual.widgets._toast import Toast
@@ -61,6 +62,7 @@ from ccm_tui.tui.app import CcmApp
 from ccm_tui.tui.filtering import RequestFilter
 from ccm_tui.tui.screens import ConfirmQuitScreen, FilterScreen, HelpScreen
 from ccm_tui.tui.theming import no_color_requested, resolve_theme_name
+from ccm_tui.tui.widgets.keybar import KeyBar
 from ccm_tui.tui.widgets.line import TextLine
 from ccm_tui.tui.widgets.providers import ProvidersTable
 from ccm_tui.tui.widgets.requests import RequestsTable
@@ -754,6 +756,105 @@ async def test_resizing_switches_live_between_tabs_and_every_pane_at_once(fed):
         await pilot.pause()
         assert app_shows_only(f.app, "providers")  # the pane chosen before is kept
         assert f.app.query_one("#pane-tabs").display
+
+
+async def test_at_120x40_the_focused_panes_border_is_the_accent_and_follows_focus(fed):
+    f = fed()
+    async with running(f.app, WIDE) as pilot:
+        await pilot.pause()
+        accent = Color.parse(f.app.palette.variables["ccm-accent"])
+
+        def lit() -> list[str]:
+            return [
+                name
+                for name, pane in f.app.panes.items()
+                if pane.styles.border_top == ("round", accent)
+            ]
+
+        assert lit() == ["requests"]
+        for key, pane in (("2", "providers"), ("4", "detail"), ("3", "tokens"), ("1", "requests")):
+            await pilot.press(key)
+            assert lit() == [pane], key
+        await pilot.press("t")  # a new theme, a new accent
+        await pilot.pause()
+        accent = Color.parse(f.app.palette.variables["ccm-accent"])
+        assert lit() == ["requests"]
+        await pilot.resize_terminal(*NARROW)
+        await until(pilot, lambda: f.app.screen.has_class("-narrow"), "the narrow layout")
+        await pilot.press("2")
+        assert lit() == []  # no borders when one pane fills the screen
+
+
+async def test_a_pane_key_restyles_no_widget_inside_the_panes(fed):
+    """A focus rule or class on a pane restyles its whole subtree: under a busy proxy that
+    made a key press cost more than the redraw it caused."""
+    f = fed()
+    async with running(f.app, WIDE) as pilot:
+        for i in range(30):
+            f.request(f"r{i}")
+        await until(pilot, lambda: f.app.requests.row_count == 30, "the rows")
+        restyled: Counter[str] = Counter()
+        update_nodes = f.app.stylesheet.update_nodes
+
+        def counting(nodes: Any, animate: bool = False) -> None:
+            nodes = list(nodes)
+            restyled.update(f"{type(node).__name__}#{node.id}" for node in nodes)
+            update_nodes(nodes, animate)
+
+        f.app.stylesheet.update_nodes = counting  # type: ignore[method-assign]
+        for key in "2413":
+            await pilot.press(key)
+        await pilot.pause()
+        # The focused and blurred widgets restyle themselves (a table's cursor colour); the
+        # panes, their captions and the footer do not.
+        assert "RequestsTable#requests-table" in restyled  # the count sees restyles
+        spread = [n for n in restyled if n.startswith(("Vertical#pane-", "TextLine", "KeyBar"))]
+        assert spread == []
+
+
+# -- the footer --------------------------------------------------------------------------------
+
+
+def keybar_text(app: CcmApp) -> str:
+    return app.query_one(KeyBar).render().plain
+
+
+async def test_the_footer_shows_the_focused_panes_keys_and_the_global_ones(fed):
+    f = fed()
+    async with running(f.app, WIDE) as pilot:
+        await pilot.pause()
+        text = keybar_text(f.app)
+        for shown in ("⏎ Detail", "/ Filter", "␣ Pause", "f Follow", "c Clear", "q Quit"):
+            assert shown in text
+        assert "1 2 3 4 Panes" in text and "? Help" in text and "^r Reload" in text
+        assert "On/off" not in text
+        await pilot.press("2")
+        text = keybar_text(f.app)
+        for shown in ("k Derived key", "o OAuth", "e On/off", "r Reset", "q Quit"):
+            assert shown in text
+        assert "Filter" not in text
+
+
+async def test_every_shown_binding_of_each_pane_is_in_the_footer(fed):
+    f = fed()
+    async with running(f.app, (200, 60)) as pilot:
+        for key, table in (("1", RequestsTable), ("2", ProvidersTable)):
+            await pilot.press(key)
+            text = keybar_text(f.app)
+            for binding in [*CcmApp.BINDINGS, *table.BINDINGS]:
+                assert isinstance(binding, Binding)
+                if binding.show and binding.group is None:
+                    assert binding.description in text, binding.id
+
+
+async def test_clicking_a_key_in_the_footer_presses_it(fed):
+    f = fed()
+    async with running(f.app, NARROW) as pilot:
+        await pilot.pause()
+        text = keybar_text(f.app)
+        await pilot.click(KeyBar, offset=(text.index("2 3 4 Panes"), 0))
+        await pilot.pause()
+        assert app_shows_only(f.app, "providers")
 
 
 # -- providers ---------------------------------------------------------------------------------

@@ -5,9 +5,11 @@ from __future__ import annotations
 from collections.abc import Iterable
 from typing import ClassVar
 
+from rich.cells import cell_len, set_cell_size
+from rich.console import Console
 from rich.segment import Segment
 from rich.style import Style
-from rich.text import Text
+from rich.text import Span, Text
 from textual._two_way_dict import TwoWayDict
 from textual.cache import LRUCache
 from textual.widgets import DataTable
@@ -18,6 +20,53 @@ def same(a: Text, b: Text) -> bool:
     # Text equality ignores the base style, and a status turning from live to done
     # changes only its colour.
     return a.plain == b.plain and a.style == b.style and a.spans == b.spans
+
+
+def render_text_cell(
+    console: Console, cell: Text, width: int, padding: int, pre: Style, post: Style
+) -> list[Segment] | None:
+    """A one-line cell as DataTable draws it (the Text cut to fit, justified, padded and
+    styled between `pre` and `post`) without the general Rich machinery, which made a
+    busy table's redraw cost most of a key press. None for what only that machinery
+    handles: several lines, tabs, centred or full justification, trailing spaces."""
+    plain = cell.plain
+    inner = width - 2 * padding
+    justify = cell.justify or "default"
+    overflow = cell.overflow or "fold"
+    if (
+        inner < 1
+        or "\n" in plain
+        or "\t" in plain
+        or justify not in ("default", "left", "right")
+        or overflow == "ignore"
+        or plain != plain.rstrip()
+    ):
+        return None
+    spans = list(cell.spans)
+    length = cell_len(plain)
+    if length > inner:  # Text.truncate
+        if overflow == "ellipsis":
+            plain = set_cell_size(plain, inner - 1) + "…"
+        else:
+            plain = set_cell_size(plain, inner)
+        end = len(plain)
+        spans = [Span(s.start, min(s.end, end), s.style) for s in spans if s.start < end]
+        length = cell_len(plain)
+    fill = inner - length
+    shift = 0
+    if justify == "right":
+        plain, shift = " " * fill + plain, fill
+    elif justify == "left":
+        plain = plain + " " * fill
+    text_spans = [Span(0, len(plain), cell.style)]
+    text_spans.extend(Span(s.start + shift, s.end + shift, s.style) for s in spans)
+    line = [Segment(" " * padding)] if padding else []
+    line.extend(Text(plain, spans=text_spans, end="").render(console))
+    if justify == "default" and fill:
+        line.append(Segment(" " * fill))
+    if padding:
+        line.append(Segment(" " * padding))
+    return list(Segment.apply_style(line, pre, post))
 
 
 class KeyedTable(DataTable[Text]):
@@ -69,9 +118,43 @@ class KeyedTable(DataTable[Text]):
         hit = self._stable_cells.get(key)
         if hit is not None and hit[0] is cell:
             return hit[1]
-        lines = super()._render_cell(row_index, column_index, base_style, width, cursor, hover)
+        lines = self._render_body_cell(
+            cell, row_index, column_index, base_style, width, cursor, hover
+        )
         self._stable_cells[key] = (cell, lines)
         return lines
+
+    def _render_body_cell(
+        self,
+        cell: Text,
+        row_index: int,
+        column_index: int,
+        base_style: Style,
+        width: int,
+        cursor: bool,
+        hover: bool,
+    ) -> list[list[Segment]]:
+        """DataTable._render_cell of the pinned Textual for a body cell of a one-line row,
+        with the cell drawn by `render_text_cell` when it can be."""
+        if self.rows[self._row_locations.get_key(row_index)].height == 1 and isinstance(cell, Text):
+            component_style, post_style = self._get_styles_to_render_cell(
+                False,
+                False,
+                row_index < self.fixed_rows or column_index < self.fixed_columns,
+                hover,
+                cursor,
+                self.show_cursor,
+                self._show_hover_cursor,
+                self.cursor_foreground_priority == "css",
+                self.cursor_background_priority == "css",
+            )
+            pre = base_style + Style.from_meta({"row": row_index, "column": column_index})
+            line = render_text_cell(
+                self.app.console, cell, width, self.cell_padding, pre + component_style, post_style
+            )
+            if line is not None:
+                return [line]
+        return super()._render_cell(row_index, column_index, base_style, width, cursor, hover)
 
     def _update_dimensions(self, new_rows: Iterable[RowKey]) -> None:
         """Our columns have fixed widths and our rows one line, so DataTable's measuring of
