@@ -1,7 +1,7 @@
 """The proxy with its screen: a headless `CcmApp` in the proxy's own process and loop.
 
 python bench/tui_bench.py [--smoke] [--keys-only] [--out FILE] [--rate 200]
-    [--duration 15] [--rounds 3] [--sim URL] [--baseline URL --baseline-pid PID]
+    [--duration 15] [--interval 0.25] [--rounds 3] [--sim URL] [--baseline URL --baseline-pid PID]
 
 Runs the proxy as `ccm-tui` (no subcommand) does, with the screen drawn headless at
 120×40, and measures from a load generator in another process:
@@ -126,6 +126,7 @@ async def amain(args: argparse.Namespace) -> dict[str, Any]:
             themes=load_themes(),
             theme="ccm-dark",
             source=f"serving {url}",
+            freeze_startup=True,  # as ccm-tui runs it
         )
         targets = [
             h.direct_target(sim_url),
@@ -141,6 +142,7 @@ async def amain(args: argparse.Namespace) -> dict[str, Any]:
             plan = [("small", 1, 400), ("cc", 1, 400), ("small", 16, 400), ("big", 1, 30)]
         result: dict[str, Any] = {
             "command": " ".join(["python bench/tui_bench.py", *sys.argv[1:]]),
+            "key_interval_s": args.interval,
             "size": f"{SIZE[0]}x{SIZE[1]}",
             "rounds": rounds,
         }
@@ -177,7 +179,10 @@ async def amain(args: argparse.Namespace) -> dict[str, Any]:
                 await asyncio.sleep(duration / 5)  # let the load build up
                 cpu0, t0 = h.cpu_seconds(os.getpid()), time.perf_counter()
                 keys = await press_keys(
-                    app, duration * 0.7, 0.1 if args.smoke else 0.25, 1.0 if args.smoke else 5.0
+                    app,
+                    duration * 0.7,
+                    0.1 if args.smoke else args.interval,
+                    1.0 if args.smoke else 5.0,
                 )
                 cpu_share = (h.cpu_seconds(os.getpid()) - cpu0) / (time.perf_counter() - t0)
                 load = await asyncio.to_thread(lg.receive)
@@ -209,6 +214,9 @@ def main() -> int:
     parser.add_argument("--rate", type=float, default=200.0, help="streaming requests per second")
     parser.add_argument("--duration", type=float, default=15.0, help="seconds of streaming load")
     parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument(
+        "--interval", type=float, default=0.25, help="seconds between key presses (a stress: 4/s)"
+    )
     parser.add_argument(
         "--keys-only", action="store_true", help="skip the latency cells; only the key presses"
     )

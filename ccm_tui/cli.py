@@ -16,6 +16,7 @@ from typing import Any
 
 from ccm_tui import __version__
 from ccm_tui.config import STARTER_CONFIG, Config, ConfigError, ConfigNotFound, load_config
+from ccm_tui.heap import freeze_startup_objects
 from ccm_tui.paths import default_config_path, display
 
 EXIT_OK = 0
@@ -88,6 +89,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
             file=sys.stderr,
             flush=True,
         )
+        freeze_startup_objects()
         try:
             await asyncio.Event().wait()
         finally:
@@ -349,6 +351,7 @@ async def _show(state: Any, bus: Any, control: Any, source: str, look: _Look) ->
         theme=look.theme,
         source=source,
         ansi_color=True if look.no_color else None,
+        freeze_startup=True,
     )
     asyncio.get_running_loop().add_signal_handler(signal.SIGTERM, app.exit)
     await app.run_async()

@@ -25,6 +25,7 @@ from textual.widgets import DataTable, Static, Tab, Tabs
 from ccm_tui import humanize as fmt
 from ccm_tui.control import ControlError, ProxyControl
 from ccm_tui.events import ConnectionChanged, EventBus, Level
+from ccm_tui.heap import freeze_startup_objects
 from ccm_tui.monitor import MonitorState
 from ccm_tui.tui.filtering import RequestFilter
 from ccm_tui.tui.messages import BusAdapter, MonitorUpdated
@@ -76,8 +77,12 @@ class CcmApp(App[int]):
         clock: Callable[[], float] = time.time,
         tick_s: float = 1.0,
         ansi_color: bool | None = None,
+        freeze_startup: bool = False,
     ) -> None:
+        """`freeze_startup`: the app is the process (ccm-tui, demo, attach), so what exists
+        once the screen is up lives as long as it (see `heap.freeze_startup_objects`)."""
         super().__init__(ansi_color=ansi_color)
+        self.freeze_startup = freeze_startup
         self.state = state
         self.bus = bus
         self.control = control
@@ -150,6 +155,10 @@ class CcmApp(App[int]):
         self.adapter.start()
         self.set_interval(self.tick_s, self._tick)
         self.requests.focus()
+
+    def on_ready(self) -> None:
+        if self.freeze_startup:
+            freeze_startup_objects()
 
     def on_unmount(self) -> None:
         self.adapter.stop()

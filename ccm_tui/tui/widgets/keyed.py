@@ -83,7 +83,7 @@ class KeyedTable(DataTable[Text]):
         super().__init__(cursor_type="row", **kwargs)  # type: ignore[arg-type]
         self._shown: dict[str, dict[str, Text]] = {}
         self._stable_cells: LRUCache[tuple[object, ...], tuple[Text, list[list[Segment]]]] = (
-            LRUCache(4096)
+            LRUCache(1024)
         )
 
     def _render_cell(
