@@ -16,7 +16,7 @@ from typing import Any
 
 from ccm_tui import __version__
 from ccm_tui.config import STARTER_CONFIG, Config, ConfigError, ConfigNotFound, load_config
-from ccm_tui.heap import freeze_startup_objects
+from ccm_tui.heap import settle_heap
 from ccm_tui.paths import default_config_path, display
 
 EXIT_OK = 0
@@ -89,7 +89,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
             file=sys.stderr,
             flush=True,
         )
-        freeze_startup_objects()
+        settle_heap()
         try:
             await asyncio.Event().wait()
         finally:

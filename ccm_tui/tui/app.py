@@ -25,7 +25,7 @@ from textual.widgets import DataTable, Static, Tab, Tabs
 from ccm_tui import humanize as fmt
 from ccm_tui.control import ControlError, ProxyControl
 from ccm_tui.events import ConnectionChanged, EventBus, Level
-from ccm_tui.heap import freeze_startup_objects
+from ccm_tui.heap import settle_heap
 from ccm_tui.monitor import MonitorState
 from ccm_tui.tui.filtering import RequestFilter
 from ccm_tui.tui.messages import BusAdapter, MonitorUpdated
@@ -80,7 +80,7 @@ class CcmApp(App[int]):
         freeze_startup: bool = False,
     ) -> None:
         """`freeze_startup`: the app is the process (ccm-tui, demo, attach), so what exists
-        once the screen is up lives as long as it (see `heap.freeze_startup_objects`)."""
+        once the screen is up lives as long as it (see `heap.settle_heap`)."""
         super().__init__(ansi_color=ansi_color)
         self.freeze_startup = freeze_startup
         self.state = state
@@ -158,7 +158,7 @@ class CcmApp(App[int]):
 
     def on_ready(self) -> None:
         if self.freeze_startup:
-            freeze_startup_objects()
+            settle_heap()
 
     def on_unmount(self) -> None:
         self.adapter.stop()

@@ -192,6 +192,23 @@ async def test_stalled_stream_is_ended_with_an_error_event(sim, make_proxy):
     await sim.wait_in_flight("primary", 0)
 
 
+async def test_a_slow_stream_lasting_past_the_idle_limit_is_not_cut(sim, make_proxy):
+    """The idle deadline moves lazily (once per slack, not per chunk); a stream whose every
+    gap is under the limit must still reach its end however long it runs."""
+    config = two_provider_config(sim).replace(
+        "port = 0", "port = 0\n[server.timeouts]\nstream_idle_timeout_ms = 300"
+    )
+    proxy = await make_proxy(config)
+    sim.scenario("primary", event_interval_ms=120, output_chunks=12)  # ~2 s, gaps 120 ms
+    body = {"model": MODEL, "max_tokens": 8, "messages": HELLO, "stream": True}
+    status, _, raw = await post(proxy, body)
+    assert status == 200
+    assert b"event: message_stop" in raw and b"event: error" not in raw
+    finished = await proxy.log.wait_for(lambda e: isinstance(e, RequestFinished))
+    assert finished.outcome is Failure.OK
+    assert finished.duration_ms > 3 * 300
+
+
 async def test_client_disconnect_cancels_the_upstream_request(sim, proxy):
     sim.scenario("primary", stall_after_events=2)
     body = {"model": MODEL, "max_tokens": 8, "messages": HELLO, "stream": True}
