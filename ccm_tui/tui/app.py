@@ -106,6 +106,7 @@ class CcmApp(App[int]):
         self.requests_caption = TextLine(id="requests-caption", classes="caption")
         self.providers_caption = TextLine(id="providers-caption", classes="caption")
         self.panes = {pane: Vertical(id=f"pane-{pane}", classes="pane") for pane in PANES}
+        self.keybar = KeyBar(id="keybar")
         self.tokens_empty = Static(
             "No credentials with an expiry: OAuth providers (ccm-tui login NAME) and "
             "Claude Code's own login appear here.",
@@ -121,7 +122,11 @@ class CcmApp(App[int]):
 
     def compose(self) -> ComposeResult:
         yield self.status_line
-        yield Tabs(*(Tab(PANE_TITLES[p], id=f"tab-{p}") for p in PANES), id="pane-tabs")
+        # The tabs carry their keys (1-4), so the narrow footer can leave them out.
+        yield Tabs(
+            *(Tab(f"{n} {PANE_TITLES[p]}", id=f"tab-{p}") for n, p in enumerate(PANES, 1)),
+            id="pane-tabs",
+        )
         with Container(id="panes"):
             # Grid order (wide): requests | detail, then providers and tokens full width.
             with self.panes["requests"]:
@@ -135,7 +140,7 @@ class CcmApp(App[int]):
             with self.panes["tokens"]:
                 yield self.tokens
                 yield self.tokens_empty
-        yield KeyBar(id="keybar")
+        yield self.keybar
 
     def on_mount(self) -> None:
         register_themes(self, self.themes)
@@ -178,6 +183,7 @@ class CcmApp(App[int]):
         screen = self.requests.screen  # the monitor's screen, whichever modal is on top
         screen.set_class(wide, "-wide")
         screen.set_class(not wide, "-narrow")
+        self.keybar.hide_group(None if wide else PANE_GROUP)
         self._show_panes()
 
     def _show_panes(self) -> None:

@@ -20,6 +20,7 @@ from typing import Any
 
 import anthropic
 import pytest
+from rich.cells import cell_len
 from rich.console import Console, RenderableType
 from rich.text import Text
 from scenes import (
@@ -38,7 +39,7 @@ from scenes import (
 from textual.binding import Binding
 from textual.color import Color
 from textual.pilot import Pilot
-from textual.widgets import DataTable, Input, Static, Tabs
+from textual.widgets import DataTable, Input, Static, Tab, Tabs
 from textual.widgets._toast import Toast
 
 from ccm_tui import demo
@@ -851,10 +852,22 @@ async def test_clicking_a_key_in_the_footer_presses_it(fed):
     f = fed()
     async with running(f.app, NARROW) as pilot:
         await pilot.pause()
-        text = keybar_text(f.app)
-        await pilot.click(KeyBar, offset=(text.index("2 3 4 Panes"), 0))
-        await pilot.pause()
-        assert app_shows_only(f.app, "providers")
+        await pilot.click(KeyBar, offset=(keybar_text(f.app).index("? Help"), 0))
+        await until(pilot, lambda: isinstance(f.app.screen, HelpScreen), "the help")
+
+
+async def test_at_80x24_the_tabs_carry_the_pane_keys_and_every_footer_fits(fed):
+    f = fed()
+    async with running(f.app, NARROW) as pilot:
+        labels = [str(tab.label) for tab in f.app.query(Tab)]
+        assert labels == ["1 Requests", "2 Providers", "3 Tokens", "4 Detail"]
+        for key in "1234":
+            await pilot.press(key)
+            text = keybar_text(f.app)
+            assert "Panes" not in text and "q Quit" in text
+            assert cell_len(text) <= NARROW[0], text
+        await pilot.resize_terminal(*WIDE)
+        await until(pilot, lambda: "1 2 3 4 Panes" in keybar_text(f.app), "the pane keys")
 
 
 # -- providers ---------------------------------------------------------------------------------

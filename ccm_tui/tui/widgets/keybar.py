@@ -17,13 +17,13 @@ class KeyEntry(NamedTuple):
     enabled: bool
 
 
-def key_entries(screen: Screen) -> tuple[KeyEntry, ...]:
+def key_entries(screen: Screen, hidden_group: Binding.Group | None = None) -> tuple[KeyEntry, ...]:
     """The shown bindings of the focused chain, one entry per action; the actions of a
     binding group (the pane keys) share one entry, as in Textual's Footer."""
     app = screen.app
     by_action: dict[str, tuple[Binding, bool]] = {}
     for _node, binding, enabled, _tooltip in screen.active_bindings.values():
-        if binding.show:
+        if binding.show and (hidden_group is None or binding.group != hidden_group):
             by_action.setdefault(binding.action, (binding, enabled))
     slots: list[list[tuple[Binding, bool]]] = []
     group_slots: dict[Binding.Group, list[tuple[Binding, bool]]] = {}
@@ -82,13 +82,20 @@ class KeyBar(Widget):
     def __init__(self, *, id: str | None = None) -> None:
         super().__init__(id=id)
         self.entries: tuple[KeyEntry, ...] = ()
+        self._hidden_group: Binding.Group | None = None
 
     def on_mount(self) -> None:
         self.screen.bindings_updated_signal.subscribe(self, self._bindings_changed)
         self._bindings_changed(self.screen)
 
+    def hide_group(self, group: Binding.Group | None) -> None:
+        """Leaves out a group's keys that the screen shows elsewhere (the pane tabs)."""
+        if group != self._hidden_group:
+            self._hidden_group = group
+            self._bindings_changed(self.screen)
+
     def _bindings_changed(self, screen: Screen) -> None:
-        entries = key_entries(screen)
+        entries = key_entries(screen, self._hidden_group)
         if entries != self.entries:
             self.entries = entries
             self.refresh()
