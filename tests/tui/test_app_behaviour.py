@@ -684,6 +684,29 @@ def pane_text(app: CcmApp, pane: str) -> str:
     return " ".join(inside.replace("│", " ").split())
 
 
+async def test_the_detail_pane_grows_and_shrinks_with_the_streamed_text(fed):
+    """A part of the detail pane is laid out again only when its height changes; the
+    screen must show every line whichever way the text goes."""
+    f = fed()
+    async with running(f.app, WIDE) as pilot:
+        now = f.clock.now
+        f.publish(
+            started("r1", now), attempt("r1", 1, "primary", "p-model", now),
+            response("r1", 1, "primary", 80.0), progressed("r1", 5, "first words"),
+        )  # fmt: skip
+        await until(pilot, lambda: "first words" in pane_text(f.app, "detail"), "the text")
+        lines = "\n".join(f"line {i}" for i in range(12))
+        f.publish(progressed("r1", 50, lines))
+        await until(pilot, lambda: "line 11 Request headers" in pane_text(f.app, "detail"), "all")
+        f.publish(progressed("r1", 60, lines.replace("line 3", "LINE 3")))  # the same height
+        await until(pilot, lambda: "line 2 LINE 3 line 4" in pane_text(f.app, "detail"), "LINE 3")
+        f.publish(progressed("r1", 70, "short"))
+        await until(
+            pilot, lambda: "short Request headers" in pane_text(f.app, "detail"), "the shrink"
+        )
+        assert "line 11" not in pane_text(f.app, "detail")
+
+
 async def test_at_120x40_the_detail_pane_shows_each_attempt_in_full(fed):
     f = fed()
     async with running(f.app, WIDE) as pilot:

@@ -156,4 +156,12 @@ class DetailView(VerticalScroll):
         if part in self._shown and self._shown[part] == key:
             return
         self._shown[part] = key
-        widget.update(render())  # type: ignore[operator]
+        # Static.update lays out the whole screen; a part whose height stays (most redraws
+        # of a streaming request, or of a followed one) only needs repainting.
+        width = widget.size.width
+        widget.update(render(), layout=False)  # type: ignore[operator]
+        if (
+            not width
+            or widget.get_content_height(self.size, self.size, width) != widget.size.height
+        ):
+            widget.refresh(layout=True)

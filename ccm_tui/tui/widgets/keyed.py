@@ -205,7 +205,9 @@ class KeyedTable(DataTable[Text]):
         self.cursor_coordinate = self.cursor_coordinate
         self.hover_coordinate = self.hover_coordinate
         self._update_count += 1
-        self.refresh(layout=True)
+        # remove_row asks for a layout; the new virtual size (set on idle, from
+        # _require_update_dimensions) asks for one itself when the height changed.
+        self.refresh()
 
     def keep_only(self, keys: Iterable[str]) -> None:
         wanted = set(keys)
