@@ -126,7 +126,7 @@ async def amain(args: argparse.Namespace) -> dict[str, Any]:
             themes=load_themes(),
             theme="ccm-dark",
             source=f"serving {url}",
-            freeze_startup=True,  # as ccm-tui runs it
+            owns_process=True,  # as ccm-tui runs it
         )
         targets = [
             h.direct_target(sim_url),

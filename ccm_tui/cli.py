@@ -351,7 +351,7 @@ async def _show(state: Any, bus: Any, control: Any, source: str, look: _Look) ->
         theme=look.theme,
         source=source,
         ansi_color=True if look.no_color else None,
-        freeze_startup=True,
+        owns_process=True,
     )
     asyncio.get_running_loop().add_signal_handler(signal.SIGTERM, app.exit)
     await app.run_async()

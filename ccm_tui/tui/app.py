@@ -77,12 +77,12 @@ class CcmApp(App[int]):
         clock: Callable[[], float] = time.time,
         tick_s: float = 1.0,
         ansi_color: bool | None = None,
-        freeze_startup: bool = False,
+        owns_process: bool = False,
     ) -> None:
-        """`freeze_startup`: the app is the process (ccm-tui, demo, attach), so what exists
-        once the screen is up lives as long as it (see `heap.settle_heap`)."""
+        """`owns_process`: the app is the process (ccm-tui, demo, attach), so what exists
+        once the screen is up lives as long as it (`heap.settle_heap` then)."""
         super().__init__(ansi_color=ansi_color)
-        self.freeze_startup = freeze_startup
+        self.owns_process = owns_process
         self.state = state
         self.bus = bus
         self.control = control
@@ -162,7 +162,7 @@ class CcmApp(App[int]):
         self.requests.focus()
 
     def on_ready(self) -> None:
-        if self.freeze_startup:
+        if self.owns_process:
             settle_heap()
 
     def on_unmount(self) -> None:
@@ -192,14 +192,15 @@ class CcmApp(App[int]):
         restyle everything inside the pane, tables included, on every key."""
         wide = self.wide
         focused = self.focused
-        accent = Color.parse(self.palette.variables.get("ccm-accent", "ansi_blue"))
+        accent = self.palette.style("ccm-accent").color
         for name, pane in self.panes.items():
             shown = wide or name == self.active_pane
             if pane.display != shown:  # setting it, even unchanged, asks for a new layout
                 pane.display = shown
-            lit = wide and focused is not None and pane in focused.ancestors
+            lit = wide and accent is not None and focused is not None and pane in focused.ancestors
             if lit != ("border_top" in pane.styles.inline.get_rules()):  # each set repaints
-                pane.styles.border = ("round", accent) if lit else None  # None: the stylesheet's
+                border = ("round", Color.from_rich_color(accent)) if lit else None
+                pane.styles.border = border  # None: the stylesheet's
 
     def on_descendant_focus(self, _: events.DescendantFocus) -> None:
         self._show_panes()

@@ -53,25 +53,20 @@ class KeyBar(Widget):
     moves, which made a pane key cost more than the pane it shows. This draws the same
     keys (clickable, coloured by the theme's footer variables) as one line of text."""
 
-    COMPONENT_CLASSES: ClassVar[set[str]] = {"keybar--key", "keybar--description"}
+    COMPONENT_CLASSES: ClassVar[set[str]] = {"keybar--description"}
     DEFAULT_CSS = """
     KeyBar {
         dock: bottom;
         height: 1;
         color: $footer-foreground;
         background: $footer-background;
-        /* the keys are links (a click presses the key): links take these, not .keybar--key */
+        /* the keys are links (a click presses the key), drawn in the link colours */
         link-color: $footer-key-foreground;
         link-background: $footer-key-background;
         link-style: bold;
         link-color-hover: $footer-key-foreground;
         link-background-hover: $block-hover-background;
         link-style-hover: bold;
-        .keybar--key {
-            color: $footer-key-foreground;
-            background: $footer-key-background;
-            text-style: bold;
-        }
         .keybar--description {
             color: $footer-description-foreground;
             background: $footer-description-background;
@@ -101,7 +96,6 @@ class KeyBar(Widget):
             self.refresh()
 
     def render(self) -> Text:
-        key_style = self.get_component_rich_style("keybar--key")
         description_style = self.get_component_rich_style("keybar--description")
         line = Text(no_wrap=True, overflow="ellipsis", end="")
         for entry in self.entries:
@@ -109,6 +103,6 @@ class KeyBar(Widget):
             line.append(" ")
             for index, (key, shown) in enumerate(entry.keys):
                 click = Style.from_meta({"@click": f"app.simulate_key({key!r})"})
-                line.append(f"{' ' if index else ''}{shown}", key_style + dim + click)
+                line.append(f"{' ' if index else ''}{shown}", dim + click)
             line.append(f" {entry.description}", description_style + dim)
         return line
