@@ -41,6 +41,7 @@ from textual.color import Color
 from textual.pilot import Pilot
 from textual.widgets import DataTable, Input, Static, Tab, Tabs
 from textual.widgets._toast import Toast
+from textual.widgets.data_table import ColumnKey
 
 from ccm_tui import demo
 from ccm_tui.attach import RemoteMonitor
@@ -915,6 +916,27 @@ async def test_providers_pane_counts_failures_by_class_and_the_error_rate(
         assert (secondary["requests"], secondary["ok"], secondary["rate"]) == ("2", "2", "0%")
         assert secondary["classes"] == ""
         assert "429×1 529×1" in screen_text(app)
+
+
+async def test_the_providers_table_fits_its_pane_from_120_columns_up(fed):
+    """The last error takes the width the other columns leave, so no sideways scrolling."""
+    f = fed()
+    f.publish(provider_state("primary"))
+    async with running(f.app, WIDE) as pilot:
+        table = f.app.providers
+        await until(pilot, lambda: table.row_count == 1, "the row")
+        await pilot.pause()
+        assert table.virtual_size.width <= table.size.width
+        assert not table.show_horizontal_scrollbar
+        narrow_error = table.columns[ColumnKey("last_error")].width
+        await pilot.resize_terminal(200, 60)
+        await until(
+            pilot,
+            lambda: table.columns[ColumnKey("last_error")].width > narrow_error,
+            "a wider column",
+        )
+        await pilot.pause()
+        assert table.virtual_size.width <= table.size.width
 
 
 async def test_an_open_breaker_counts_down_with_the_clock(fed):

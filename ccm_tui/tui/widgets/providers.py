@@ -6,8 +6,10 @@ from collections.abc import Callable
 from typing import ClassVar
 
 from rich.text import Text
+from textual import events
 from textual.binding import Binding, BindingType
 from textual.message import Message
+from textual.widgets.data_table import ColumnKey
 
 from ccm_tui import humanize as fmt
 from ccm_tui.events import AuthMode, BreakerState, Failure
@@ -45,8 +47,9 @@ COLUMNS = (
     ("rate", "Err/1m", 6),
     ("consecutive", "Seq", 3),
     ("classes", "Failures", 16),
-    ("last_error", "Last error", 40),
+    ("last_error", "Last error", 40),  # fitted to the table's width on resize
 )
+LAST_ERROR_MIN = 12
 
 
 def state_cell(stats: ProviderStats, now: float, palette: Palette) -> Text:
@@ -122,6 +125,17 @@ class ProvidersTable(KeyedTable):
         self.state = state
         self.palette = palette
         self.clock = clock
+
+    def on_resize(self, event: events.Resize) -> None:
+        """The last error takes the width the other columns leave (the caption below shows
+        it whole), so the table does not scroll sideways."""
+        others = sum(width + 2 * self.cell_padding for key, _, width in COLUMNS[:-1])
+        width = max(LAST_ERROR_MIN, event.size.width - others - 2 * self.cell_padding - 1)
+        column = self.columns.get(ColumnKey("last_error"))
+        if column is not None and column.width != width:
+            column.width = width
+            self._require_update_dimensions = True
+            self.refresh()
 
     def update_providers(self, names: set[str] | None = None) -> None:
         """Patches the named providers' rows (all when None); call inside batch_update."""
