@@ -149,7 +149,10 @@ class MonitorState:
         self.dropped_events = 0
         self.evicted: list[str] = []  # request ids dropped from the ring since last asked
         # Kept as they change, so a screen can show them each frame without a scan.
-        self.live: set[str] = set()  # requests in flight
+        # Requests in flight, each with the provider of its open attempt (None between
+        # attempts). Kept after a request leaves the ring, so its end still closes that
+        # attempt in the provider's counters.
+        self.live: dict[str, str | None] = {}
         # [second, requests started in it], the last minute: bounded at any rate
         self.started: deque[list[int]] = deque()
 
@@ -194,11 +197,10 @@ class MonitorState:
             e.request_id, e.at, e.method, e.path, e.requested_model, e.routed_model,
             e.route_reason, e.stream, e.message_count, e.tool_count, e.user_agent, e.headers,
         )  # fmt: skip
-        self.live.add(e.request_id)
+        self.live[e.request_id] = None
         self._note_start(e.at)
         while len(self.requests) > self.history:
             old_id, _ = self.requests.popitem(last=False)
-            self.live.discard(old_id)
             self.evicted.append(old_id)
         # Nobody may be asking (`serve` has no screen): keep only the newest ids, or the list
         # would grow by one id per request forever. A reader that falls this far behind
@@ -212,6 +214,8 @@ class MonitorState:
             request.attempts.append(AttemptView(e.attempt, e.provider, e.actual_model, e.auth))
             request.provider = e.provider
             request.actual_model = e.actual_model
+        if e.request_id in self.live:
+            self.live[e.request_id] = e.provider
         stats = self.provider(e.provider)
         stats.requests += 1
         stats.in_flight += 1
@@ -238,6 +242,8 @@ class MonitorState:
                     attempt.message = e.message
                     attempt.retry_after_s = e.retry_after_s
                     attempt.duration_ms = e.duration_ms
+        if self.live.get(e.request_id) == e.provider:
+            self.live[e.request_id] = None
         self._finish_attempt(e.provider, e.failure, f"{e.failure.value}: {e.message}", self.clock())
 
     def _response_started(self, e: ResponseStarted) -> None:
@@ -257,9 +263,11 @@ class MonitorState:
             request.blocks = e.blocks
 
     def _request_finished(self, e: RequestFinished) -> None:
-        self.live.discard(e.request_id)
+        open_attempt = self.live.pop(e.request_id, None)
         request = self.requests.get(e.request_id)
-        if request is None:
+        if request is None:  # gone from the ring while in flight
+            if open_attempt is not None:
+                self._finish_attempt(open_attempt, e.outcome, e.error_message, self.clock())
             return
         request.status = e.status
         request.outcome = e.outcome
@@ -366,7 +374,9 @@ class MonitorState:
             )
             state.requests[view.request_id] = view
             if view.outcome is None:
-                state.live.add(view.request_id)
+                last = view.attempts[-1] if view.attempts else None
+                open_attempt = last.provider if last is not None and last.failure is None else None
+                state.live[view.request_id] = open_attempt
             state._note_start(view.at)
             if len(state.requests) > history:
                 state.requests.popitem(last=False)

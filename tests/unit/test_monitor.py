@@ -276,6 +276,39 @@ def test_events_of_an_evicted_request_are_ignored_for_the_ring():
     assert state.requests["new"].outcome is None
 
 
+def test_a_request_evicted_while_in_flight_still_ends_in_the_counters():
+    state = MonitorState(history=1, clock=Clock())
+    state.apply(started("old"))
+    state.apply(AttemptStarted("old", 1, "primary", "m", AuthMode.APIKEY, 1.0))
+    state.apply(
+        AttemptFailed("old", 1, "primary", Failure.OVERLOADED, 529, "Overloaded", None, 5.0)
+    )
+    state.apply(AttemptStarted("old", 2, "secondary", "m", AuthMode.APIKEY, 1.1))
+    state.apply(started("new"))  # "old" leaves the ring, still streaming
+    assert list(state.requests) == ["new"]
+    assert set(state.live) == {"old", "new"}  # still in flight: the quit prompt counts it
+    state.apply(finished("old", provider="secondary"))
+    assert set(state.live) == {"new"}
+    secondary = state.providers["secondary"]
+    assert secondary.in_flight == 0
+    assert (secondary.successes, secondary.counts) == (1, {Failure.OK: 1})
+    primary = state.providers["primary"]  # its failure was counted once, by AttemptFailed
+    assert (primary.in_flight, primary.counts) == (0, {Failure.OVERLOADED: 1})
+
+
+def test_a_request_evicted_after_all_its_attempts_failed_is_not_counted_twice():
+    state = MonitorState(history=1, clock=Clock())
+    state.apply(started("old"))
+    state.apply(AttemptStarted("old", 1, "primary", "m", AuthMode.APIKEY, 1.0))
+    state.apply(
+        AttemptFailed("old", 1, "primary", Failure.OVERLOADED, 529, "Overloaded", None, 5.0)
+    )
+    state.apply(started("new"))
+    state.apply(finished("old", provider="primary", status=529, outcome=Failure.OVERLOADED))
+    assert state.providers["primary"].counts == {Failure.OVERLOADED: 1}
+    assert set(state.live) == {"new"}
+
+
 # --- error rates ------------------------------------------------------------------------------
 
 
