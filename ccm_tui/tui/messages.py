@@ -116,7 +116,3 @@ class BusAdapter:
         if self._task is not None:
             self._task.cancel()
         self._subscription.close()
-
-    @property
-    def dropped(self) -> int:
-        return self._subscription.dropped

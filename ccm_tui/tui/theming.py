@@ -41,29 +41,6 @@ from ccm_tui import paths
 if TYPE_CHECKING:
     from textual.app import App
 
-REQUIRED_VARIABLES: tuple[str, ...] = (
-    "ccm-status-ok",
-    "ccm-status-streaming",
-    "ccm-status-pending",
-    "ccm-status-failed",
-    "ccm-status-client-error",
-    "ccm-status-cancelled",
-    "ccm-failover",
-    "ccm-urgency-ok",
-    "ccm-urgency-low",
-    "ccm-urgency-medium",
-    "ccm-urgency-high",
-    "ccm-urgency-expired",
-    "ccm-breaker-closed",
-    "ccm-breaker-half-open",
-    "ccm-breaker-open",
-    "ccm-muted",
-    "ccm-accent",
-    "ccm-disabled",
-    "ccm-text-thinking",
-    "ccm-text-tool",
-)
-"""Every ccm theme defines exactly these; the TUI's TCSS and cell styles use them."""
 
 BUILTIN_ORDER: tuple[str, ...] = ("ccm-dark", "ccm-light", "ccm-ansi")
 """Built-in themes are listed in this order (the first is the default)."""
@@ -94,6 +71,9 @@ _FALLBACK_SOURCE: dict[str, str] = {
     "ccm-text-thinking": "foreground-muted",
     "ccm-text-tool": "secondary",
 }
+
+REQUIRED_VARIABLES: tuple[str, ...] = tuple(_FALLBACK_SOURCE)
+"""Every ccm theme defines exactly these; the TUI's TCSS and cell styles use them."""
 
 _COLOUR_FIELDS = (
     "primary",
