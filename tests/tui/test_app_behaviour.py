@@ -438,6 +438,33 @@ async def test_space_pauses_and_holds_new_rows_counting_them_in_the_caption(fed)
         assert row_keys(table) == ["r1"]
 
 
+async def test_redrawing_every_row_while_paused_keeps_the_rows_and_the_held_ones(fed):
+    f = fed()
+    async with running(f.app, NARROW) as pilot:
+        table = f.app.requests
+        await one_by_one(pilot, f, "r1")
+        await pilot.press("space")
+        await one_by_one(pilot, f, "r2")
+        assert list(table.held) == ["r2"]
+        await pilot.press("t")  # a new theme draws every row again
+        await until(pilot, lambda: f.app.theme == "ccm-light", "the light theme")
+        assert row_keys(table) == ["r1"]
+        assert list(table.held) == ["r2"]
+        await pilot.press("space")
+        await until(pilot, lambda: row_keys(table) == ["r1", "r2"], "both rows")
+
+
+async def test_requests_held_by_a_pause_leave_with_the_history(fed):
+    f = fed(history=3)
+    async with running(f.app, NARROW) as pilot:
+        table = f.app.requests
+        await pilot.press("space")
+        await one_by_one(pilot, f, *(f"r{i}" for i in range(8)))
+        await until(pilot, lambda: list(table.held) == ["r5", "r6", "r7"], "the last three")
+        await pilot.pause()
+        assert "PAUSED +3" in static_text(f.app, "#requests-caption")
+
+
 async def test_space_again_resumes_and_shows_the_held_rows(fed):
     f = fed()
     async with running(f.app, NARROW) as pilot:
@@ -916,6 +943,35 @@ async def test_providers_pane_counts_failures_by_class_and_the_error_rate(
         assert (secondary["requests"], secondary["ok"], secondary["rate"]) == ("2", "2", "0%")
         assert secondary["classes"] == ""
         assert "429×1 529×1" in screen_text(app)
+
+
+async def test_a_providers_error_rate_falls_as_its_failures_age_out_of_the_minute(fed):
+    f = fed(tick_s=0.02)
+    async with running(f.app, NARROW) as pilot:
+        now = f.clock.now
+        f.publish(
+            started("r1", now), attempt("r1", 1, "primary", "p-model", now),
+            attempt_failed("r1", 1, "primary", Failure.OVERLOADED, 529, "Overloaded"),
+        )  # fmt: skip
+        await pilot.press("2")
+        table = f.app.providers
+        await until(pilot, lambda: cells(table, "primary")["rate"] == "100%", "100%")
+        f.clock.advance(61)  # nothing more happens to primary
+        await until(pilot, lambda: cells(table, "primary")["rate"] == "-", "no rate")
+
+
+async def test_the_requests_table_fits_its_pane_after_each_resize(fed):
+    f = fed()
+    async with running(f.app, (200, 60)) as pilot:
+        table = f.app.requests
+        f.request("r1")
+        await until(pilot, lambda: table.row_count == 1, "the row")
+        for size in ((160, 50), (120, 40), (200, 60)):
+            await pilot.resize_terminal(*size)
+            await until(pilot, lambda s=size: f.app.size == s, f"{size}")
+            await until(
+                pilot, lambda: table.virtual_size.width <= table.size.width, f"a fit at {size}"
+            )
 
 
 async def test_the_providers_table_fits_its_pane_from_120_columns_up(fed):

@@ -13,7 +13,7 @@ from rich.text import Span, Text
 from textual._two_way_dict import TwoWayDict
 from textual.cache import LRUCache
 from textual.widgets import DataTable
-from textual.widgets.data_table import CellKey, RowKey
+from textual.widgets.data_table import CellKey, ColumnKey, RowKey
 
 
 def same(a: Text, b: Text) -> bool:
@@ -181,9 +181,13 @@ class KeyedTable(DataTable[Text]):
         self._shown[key] = cells
         return False
 
-    def remove_key(self, key: str) -> None:
-        if self._shown.pop(key, None) is not None:
-            self.remove_row(key)
+    def set_column_width(self, key: str, width: int) -> None:
+        """A new width for a column; the table's scrollable width follows on idle."""
+        column = self.columns[ColumnKey(key)]
+        if column.width != width:
+            column.width = width
+            self._require_update_dimensions = True
+            self.refresh()
 
     def remove_keys(self, keys: Iterable[str]) -> None:
         """Removes many rows in one pass: DataTable.remove_row re-indexes every row for each

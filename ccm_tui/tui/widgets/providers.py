@@ -9,7 +9,6 @@ from rich.text import Text
 from textual import events
 from textual.binding import Binding, BindingType
 from textual.message import Message
-from textual.widgets.data_table import ColumnKey
 
 from ccm_tui import humanize as fmt
 from ccm_tui.events import AuthMode, BreakerState, Failure
@@ -131,11 +130,8 @@ class ProvidersTable(KeyedTable):
         it whole), so the table does not scroll sideways."""
         others = sum(width + 2 * self.cell_padding for key, _, width in COLUMNS[:-1])
         width = max(LAST_ERROR_MIN, event.size.width - others - 2 * self.cell_padding - 1)
-        column = self.columns.get(ColumnKey("last_error"))
-        if column is not None and column.width != width:
-            column.width = width
-            self._require_update_dimensions = True
-            self.refresh()
+        if self.columns:
+            self.set_column_width("last_error", width)
 
     def update_providers(self, names: set[str] | None = None) -> None:
         """Patches the named providers' rows (all when None); call inside batch_update."""
@@ -146,8 +142,14 @@ class ProvidersTable(KeyedTable):
                 self.patch_row(name, provider_cells(stats, now, self.palette))
 
     def tick(self) -> None:
-        """Cooldowns count down every second."""
-        ticking = {n for n, s in self.state.providers.items() if s.breaker is BreakerState.OPEN}
+        """Cooldowns count down every second, and error rates fall as failures age out of
+        their minute (until a second after the last outcome has)."""
+        since = int(self.clock()) - 62
+        ticking = {
+            n
+            for n, s in self.state.providers.items()
+            if s.breaker is BreakerState.OPEN or (s.recent and s.recent[-1][0] >= since)
+        }
         if ticking:
             self.update_providers(ticking)
 

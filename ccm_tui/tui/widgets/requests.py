@@ -13,7 +13,6 @@ from textual.message import Message
 from ccm_tui import humanize as fmt
 from ccm_tui.events import Failure
 from ccm_tui.monitor import MonitorState, RequestView
-from ccm_tui.requestlog import provider_chain
 from ccm_tui.tui.filtering import RequestFilter
 from ccm_tui.tui.theming import Palette
 from ccm_tui.tui.widgets.keyed import KeyedTable
@@ -68,7 +67,7 @@ def request_cells(request: RequestView, palette: Palette) -> dict[str, Text]:
         if mark:
             chain.append(f" {mark}", palette.style("ccm-failover"))
     if not request.attempts:
-        chain.append(provider_chain(request), palette.style("ccm-muted"))
+        chain.append("-", palette.style("ccm-muted"))
     style = palette.style(status_style(request))
     if request.status is not None:
         status = str(request.status)
@@ -141,8 +140,7 @@ class RequestsTable(KeyedTable):
             self.rebuild()
             return
         for column in flexible:
-            self.columns[column.key].width = widths[column.key]  # type: ignore[index]
-        self.refresh()
+            self.set_column_width(column.key, widths[column.key])
 
     # -- content -------------------------------------------------------------------------
 
@@ -150,28 +148,37 @@ class RequestsTable(KeyedTable):
         return request.at > self.cleared_before and self.filter.matches(request)
 
     def rebuild(self) -> None:
-        """Re-adds every visible request (after a filter change, a clear, a new snapshot)."""
+        """Re-adds every visible request (after a filter change, a clear, a new snapshot);
+        while paused, the requests held back stay held and the rest are shown."""
+        held = self.held
         self.forget_rows()
-        self.held.clear()
+        self.held = {}
         self._evicted = []
-        self.update_requests(list(self.state.requests))
+        self.update_requests([r for r in self.state.requests if r not in held], hold=False)
+        self.held = {r: None for r in held if r in self.state.requests}
 
-    def update_requests(self, ids: Iterable[str]) -> None:
-        """Adds new rows, patches changed cells, removes rows that left; call in batch_update."""
+    def update_requests(self, ids: Iterable[str], hold: bool = True) -> None:
+        """Adds new rows, patches changed cells, removes rows that left; call in batch_update.
+        While paused, new rows are held back (unless `hold` is False)."""
         if not self._columns:
             return
         added = False
+        gone = []
         for request_id in ids:
             request = self.state.requests.get(request_id)
             if request is None or not self.visible(request):
-                self.remove_key(request_id)
+                gone.append(request_id)
                 continue
-            if request_id not in self._shown and self.paused:
+            if request_id not in self._shown and self.paused and hold:
                 self.held[request_id] = None
                 continue
             cells = request_cells(request, self.palette)
             added |= self.patch_row(request_id, cells, [c.key for c in self._columns])
-        self._evicted.extend(self.state.take_evicted())
+        self.remove_keys(gone)
+        evicted = self.state.take_evicted()
+        for request_id in evicted:  # a held request the history no longer has
+            self.held.pop(request_id, None)
+        self._evicted.extend(evicted)
         history = self.state.history
         if len(self._evicted) >= (history // 10 if history >= EVICT_IN_CHUNKS_FROM else 1):
             # In chunks (a tenth of a long history): removing rows re-indexes the rest, which
