@@ -28,8 +28,16 @@ class Breaker:
             self.state = BreakerState.HALF_OPEN
             self._probe_out = False
 
+    def available(self) -> bool:
+        """Whether `allows()` would say yes now, without taking the half-open probe."""
+        self._refresh()
+        return self.state is BreakerState.CLOSED or (
+            self.state is BreakerState.HALF_OPEN and not self._probe_out
+        )
+
     def allows(self) -> bool:
-        """Whether a request may go now; in half-open, only one probe at a time."""
+        """Whether a request may go now; in half-open, this takes the one probe, which
+        `record` or `release` gives back. Call it only right before actually sending."""
         self._refresh()
         if self.state is BreakerState.CLOSED:
             return True
@@ -37,6 +45,12 @@ class Breaker:
             self._probe_out = True
             return True
         return False
+
+    def release(self) -> None:
+        """Gives back the half-open probe of an attempt that ended with nothing to `record`
+        (a client error, the client going away): else the provider would stay unprobed."""
+        if self.state is BreakerState.HALF_OPEN:
+            self._probe_out = False
 
     def peek_state(self) -> BreakerState:
         self._refresh()

@@ -14,7 +14,6 @@ from ccm_tui.masking import mask_text
 
 # The refusal in claude-code-mux issue 7; Claude Code matches on this wording [reported].
 CLAUDE_CODE_ONLY = "only authorized for use with Claude Code"
-OAUTH_EXPIRED = "OAuth token has expired"
 
 MAX_RETRY_AFTER_S = 3600.0
 

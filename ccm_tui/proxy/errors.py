@@ -8,7 +8,7 @@ from typing import Any
 import orjson
 from aiohttp import web
 
-from ccm_tui.apierrors import ERROR_TYPES, error_body, error_type_for
+from ccm_tui.apierrors import error_body, error_type_for
 
 
 def error_response(
@@ -34,4 +34,4 @@ def sse_error_frame(error_type: str, message: str) -> bytes:
     return b"event: error\ndata: " + data + b"\n\n"
 
 
-__all__ = ["ERROR_TYPES", "error_body", "error_response", "error_type_for", "sse_error_frame"]
+__all__ = ["error_body", "error_response", "error_type_for", "sse_error_frame"]

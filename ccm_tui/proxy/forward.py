@@ -26,6 +26,7 @@ from ccm_tui.events import (
     AttemptFailed,
     AttemptStarted,
     AuthMode,
+    BreakerState,
     Failure,
     RequestFinished,
     RequestStarted,
@@ -94,6 +95,7 @@ class Exchange:
     _bodies: dict[str, bytes] = field(default_factory=dict)
     chat_bodies: dict[str, bytes] = field(default_factory=dict)  # translated, per model
     tool_names: dict[str, str] | None = None  # shortened tool name -> the client's
+    recorded: bool = False  # the current provider's outcome went to its breaker
 
     def body_for(self, model: str) -> bytes:
         """The upstream body for one actual model, built once per model."""
@@ -263,9 +265,12 @@ class Forwarder:
         )
         last: Outcome | None = None
         answered: Outcome | None = None
+        candidates, gated = self._ordered(exchange, route.candidates)
         try:
-            for candidate in self._ordered(exchange, route.candidates):
-                outcome = await self._try_provider(exchange, candidate)
+            for candidate in candidates:
+                outcome = await self._try_gated(exchange, candidate, gated)
+                if outcome is None:
+                    continue
                 if outcome.response is not None:
                     return outcome.response
                 last = outcome
@@ -278,27 +283,20 @@ class Forwarder:
             return self._local_count(exchange)
         return self._all_failed(exchange, last, answered)
 
-    def _ordered(self, exchange: Exchange, candidates: tuple[Candidate, ...]) -> list[Candidate]:
-        """Enabled candidates whose breaker lets them through, in priority order; if every
-        breaker is open, all of them anyway (a cooling provider beats no answer)."""
+    def _ordered(
+        self, exchange: Exchange, candidates: tuple[Candidate, ...]
+    ) -> tuple[list[Candidate], bool]:
+        """Enabled candidates whose breaker would let them through, in priority order, and
+        True; if every breaker is closed to them, all of them anyway (a cooling provider
+        beats no answer), and False. Only peeks: a half-open probe is taken when tried."""
         proxy = self.proxy
         enabled = [c for c in candidates if proxy.is_enabled(c.provider.name)]
         if exchange.count_tokens:
             enabled = [c for c in enabled if c.provider.format.value == "anthropic"]
-        allowed = [c for c in enabled if proxy.breaker(c.provider.name).allows()]
+        allowed = [c for c in enabled if proxy.breaker(c.provider.name).available()]
         for c in enabled:
             if c not in allowed:
-                breaker = proxy.breaker(c.provider.name)
-                exchange.tried.append(
-                    {
-                        "provider": c.provider.name,
-                        "model": c.actual_model,
-                        "class": "skipped",
-                        "status": None,
-                        "message": f"breaker {breaker.peek_state().value}, "
-                        f"{breaker.remaining_s():.0f} s left",
-                    }
-                )
+                self._skipped(exchange, c)
         for c in candidates:
             if c not in enabled:
                 exchange.tried.append(
@@ -310,7 +308,56 @@ class Forwarder:
                         "message": "disabled",
                     }
                 )
-        return allowed or enabled
+        return (allowed, True) if allowed else (enabled, False)
+
+    def _skipped(self, exchange: Exchange, candidate: Candidate) -> None:
+        breaker = self.proxy.breaker(candidate.provider.name)
+        state = breaker.peek_state()
+        why = (
+            "a probe is in flight"
+            if state is BreakerState.HALF_OPEN
+            else f"{breaker.remaining_s():.0f} s left"
+        )
+        exchange.tried.append(
+            {
+                "provider": candidate.provider.name,
+                "model": candidate.actual_model,
+                "class": "skipped",
+                "status": None,
+                "message": f"breaker {state.value}, {why}",
+            }
+        )
+
+    async def _try_gated(
+        self, exchange: Exchange, candidate: Candidate, gated: bool
+    ) -> Outcome | None:
+        """Tries one provider, first asking its breaker (`gated`), which takes the half-open
+        probe; the probe is given back if the attempt ends with no outcome to record.
+        None: the breaker said no (another request took the probe since `_ordered`)."""
+        breaker = self.proxy.breaker(candidate.provider.name)
+        probing = False
+        if gated:
+            probing = breaker.peek_state() is BreakerState.HALF_OPEN
+            if not breaker.allows():
+                self._skipped(exchange, candidate)
+                return None
+        exchange.recorded = False
+        try:
+            return await self._try_provider(exchange, candidate)
+        finally:
+            if probing and not exchange.recorded:
+                breaker.release()
+
+    def _record(
+        self,
+        exchange: Exchange,
+        candidate: Candidate,
+        failure: Failure,
+        retry_after_s: float | None = None,
+    ) -> None:
+        """Holds an outcome against (or for) the provider's breaker, which frees its probe."""
+        exchange.recorded = True
+        self.proxy.record(candidate.provider.name, failure, retry_after_s)
 
     async def _try_provider(self, exchange: Exchange, candidate: Candidate) -> Outcome:
         """One provider: an attempt, and at most one retry with a renewed credential."""
@@ -335,7 +382,7 @@ class Forwarder:
             # A renewed credential (refreshed token, derived key) earns one more try here,
             # and a failure it mends is not held against the provider's breaker.
             if recovered or not await credentials.recover(provider, credential, outcome):
-                self.proxy.record(provider.name, outcome.failure, outcome.retry_after_s)
+                self._record(exchange, candidate, outcome.failure, outcome.retry_after_s)
                 return outcome
             recovered = True
 
@@ -378,7 +425,7 @@ class Forwarder:
             )
         )
         if count:
-            self.proxy.record(name, outcome.failure, outcome.retry_after_s)
+            self._record(exchange, candidate, outcome.failure, outcome.retry_after_s)
 
     # -- one attempt ----------------------------------------------------------------------
 
@@ -451,7 +498,7 @@ class Forwarder:
             self._failed(exchange, candidate, outcome, count=False)
             self._finish(exchange, upstream.status, failure, message, candidate)
             return outcome
-        if upstream.status == 404 and failure is Failure.MODEL_NOT_FOUND:
+        if failure is Failure.MODEL_NOT_FOUND:
             message = f"{candidate.actual_model}: {message}"
         return Outcome(
             failure,
@@ -483,7 +530,7 @@ class Forwarder:
         if isinstance(message, dict) and not exchange.count_tokens:
             observer.read_message(message)
         if exchange.count_tokens and isinstance(message, dict):
-            observer.input_tokens = int(message.get("input_tokens") or 0)
+            observer.read_count(message)
         response = web.Response(
             status=upstream.status,
             body=body,
@@ -582,7 +629,7 @@ class Forwarder:
             self._finish(
                 exchange, out.status, Failure.STREAM_ERROR, failure_message, candidate, observer
             )
-            self.proxy.record(candidate.provider.name, Failure.STREAM_ERROR, None)
+            self._record(exchange, candidate, Failure.STREAM_ERROR)
             await self._end(out)
             return Outcome(Failure.STREAM_ERROR, response=out)
         if not observer.finished:
@@ -608,7 +655,7 @@ class Forwarder:
         except ConnectionResetError:
             pass
         self._finish(exchange, out.status, Failure.STREAM_ERROR, message, candidate, observer)
-        self.proxy.record(candidate.provider.name, Failure.STREAM_ERROR, None)
+        self._record(exchange, candidate, Failure.STREAM_ERROR)
         return Outcome(Failure.STREAM_ERROR, response=out, message=message)
 
     def _client_gone(
@@ -638,7 +685,7 @@ class Forwarder:
         observer: ResponseObserver | None = None,
     ) -> None:
         if outcome is Failure.OK and candidate is not None:
-            self.proxy.record(candidate.provider.name, Failure.OK, None)
+            self._record(exchange, candidate, Failure.OK)
         o = observer or ResponseObserver()
         self.proxy.bus.publish(
             RequestFinished(

@@ -86,49 +86,63 @@ class ResponseObserver:
             self.malformed += 1
             return
         if isinstance(event, dict):
-            self._event(event)
+            # The bytes reach the client whatever they say: an odd event only goes uncounted.
+            try:
+                self._event(event)
+            except _UNEXPECTED:
+                self.malformed += 1
 
     def _event(self, event: dict[str, Any]) -> None:
+        """Raises one of `_UNEXPECTED` on an event not shaped as WIRE.md says."""
         kind = event.get("type")
         if kind == "content_block_delta":
-            block = self._blocks.get(event.get("index", 0))
-            delta = event.get("delta") or {}
+            block = self._blocks.get(_index(event, 0))
+            delta = _obj(event.get("delta"))
             text = delta.get("text") or delta.get("thinking") or delta.get("partial_json") or ""
+            if not isinstance(text, str):
+                raise TypeError("delta text is not a string")
             if block is not None and text:
                 block.append(text)
                 self._chars += len(text)
         elif kind == "content_block_start":
-            content = event.get("content_block") or {}
+            content = _obj(event.get("content_block"))
             ctype = str(content.get("type", "other"))
             if ctype in ("server_tool_use", "mcp_tool_use"):
                 ctype = "tool_use"
-            self._blocks[event.get("index", len(self._blocks))] = _Block(
-                ctype, str(content.get("name", ""))
-            )
+            block = _Block(ctype, str(content.get("name", "")))
+            self._blocks[_index(event, len(self._blocks))] = block
             if ctype == "text" and content.get("text"):
-                self._blocks[event.get("index", 0)].append(str(content["text"]))
+                block.append(str(content["text"]))
         elif kind == "message_start":
-            message = event.get("message") or {}
+            message = _obj(event.get("message"))
             self.model = str(message.get("model", ""))
-            self._usage(message.get("usage") or {})
+            self._usage(_obj(message.get("usage")))
         elif kind == "message_delta":
-            self.stop_reason = str((event.get("delta") or {}).get("stop_reason") or "")
-            self._usage(event.get("usage") or {}, final=True)
+            self.stop_reason = str(_obj(event.get("delta")).get("stop_reason") or "")
+            self._usage(_obj(event.get("usage")), final=True)
         elif kind == "message_stop":
             self.finished = True
         elif kind == "error":
-            error = event.get("error") or {}
-            self.error = (str(error.get("type", "api_error")), str(error.get("message", "")))
+            error = event.get("error")
+            if isinstance(error, dict):
+                self.error = (str(error.get("type", "api_error")), str(error.get("message", "")))
+            else:  # still an error event: the stream failed, whatever the detail looks like
+                self.error = ("api_error", str(error or ""))
 
     def _usage(self, usage: dict[str, Any], final: bool = False) -> None:
-        if "input_tokens" in usage and usage["input_tokens"] is not None:
-            self.input_tokens = int(usage["input_tokens"])
-        if usage.get("cache_read_input_tokens") is not None:
-            self.cache_read_tokens = int(usage["cache_read_input_tokens"])
-        if usage.get("cache_creation_input_tokens") is not None:
-            self.cache_creation_tokens = int(usage["cache_creation_input_tokens"])
-        if final and usage.get("output_tokens") is not None:
-            self.output_tokens = int(usage["output_tokens"])
+        # All counts are read before any is kept, so a bad one leaves the others as they were.
+        input_tokens = _count(usage.get("input_tokens"))
+        cache_read = _count(usage.get("cache_read_input_tokens"))
+        cache_creation = _count(usage.get("cache_creation_input_tokens"))
+        output_tokens = _count(usage.get("output_tokens")) if final else None
+        if input_tokens is not None:
+            self.input_tokens = input_tokens
+        if cache_read is not None:
+            self.cache_read_tokens = cache_read
+        if cache_creation is not None:
+            self.cache_creation_tokens = cache_creation
+        if output_tokens is not None:
+            self.output_tokens = output_tokens
             self._usage_reported = True
 
     @property
@@ -143,18 +157,68 @@ class ResponseObserver:
     # whole JSON bodies ----------------------------------------------------------------------
 
     def read_message(self, message: dict[str, Any]) -> None:
+        try:
+            self._message(message)
+        except _UNEXPECTED:
+            self.malformed += 1
+        self.finished = True
+
+    def read_count(self, answer: dict[str, Any]) -> None:
+        """A count_tokens answer: `{"input_tokens": N}`."""
+        try:
+            self.input_tokens = _count(answer.get("input_tokens")) or 0
+        except _UNEXPECTED:
+            self.malformed += 1
+
+    def _message(self, message: dict[str, Any]) -> None:
         self.model = str(message.get("model", ""))
         self.stop_reason = str(message.get("stop_reason") or "")
-        self._usage(message.get("usage") or {}, final=True)
-        for index, content in enumerate(message.get("content") or []):
-            if not isinstance(content, dict):
+        self._usage(_obj(message.get("usage")), final=True)
+        content = message.get("content") or []
+        if not isinstance(content, list):
+            raise TypeError("content is not a list")
+        for index, item in enumerate(content):
+            if not isinstance(item, dict):
                 continue
-            ctype = str(content.get("type", "other"))
+            ctype = str(item.get("type", "other"))
             block = _Block("tool_use" if ctype.endswith("tool_use") else ctype, "")
             if block.kind == "tool_use":
-                block.name = str(content.get("name", ""))
-                block.append(orjson.dumps(content.get("input", {})).decode())
+                block.name = str(item.get("name", ""))
+                block.append(orjson.dumps(item.get("input", {})).decode())
             else:
-                block.append(str(content.get("text") or content.get("thinking") or ""))
+                block.append(str(item.get("text") or item.get("thinking") or ""))
             self._blocks[index] = block
-        self.finished = True
+
+
+# What reading an upstream event not shaped as expected may raise; counted as malformed.
+_UNEXPECTED = (TypeError, ValueError, AttributeError)
+
+
+def _obj(value: Any) -> dict[str, Any]:
+    """A JSON object field: {} when absent or null; TypeError when it is something else."""
+    if value is None:
+        return {}
+    if not isinstance(value, dict):
+        raise TypeError(f"expected an object, got {type(value).__name__}")
+    return value
+
+
+def _index(event: dict[str, Any], default: int) -> int:
+    """A block index; anything but an integer would break the sorting in `blocks()`."""
+    index = event.get("index", default)
+    if isinstance(index, bool) or not isinstance(index, int):
+        raise TypeError("block index is not an integer")
+    return index
+
+
+def _count(value: Any) -> int | None:
+    """A token count: None when absent or null; ValueError when not a whole number."""
+    if value is None:
+        return None
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        raise ValueError(f"token count is not a number: {value!r}")
+    if isinstance(value, float):
+        if not value.is_integer():
+            raise ValueError(f"token count is not whole: {value!r}")
+        value = int(value)
+    return value

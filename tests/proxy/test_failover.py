@@ -316,3 +316,52 @@ async def test_a_fault_on_one_request_fails_over_only_that_request(sim: Simulato
     second = await client(proxy).messages.create(model=MODEL, max_tokens=8, messages=HELLO)
     assert first.content[0].text == sim.text("secondary")
     assert second.content[0].text == sim.text("primary")
+
+
+# One failure opens a breaker and the cooldown is over at once: a failed provider is
+# half-open on the next request, without waiting.
+PROBE_AT_ONCE = "\n[breaker]\nfailures = 1\ncooldown_seconds = 0\n"
+
+
+@pytest.fixture
+async def probing(sim, make_proxy):
+    """A proxy whose secondary is half-open, its one probe not yet taken."""
+    proxy = await make_proxy(two_provider_config(sim, extra=PROBE_AT_ONCE))
+    proxy.record("secondary", Failure.SERVER_ERROR, None)
+    assert proxy.breaker("secondary").peek_state() is BreakerState.HALF_OPEN
+    return proxy
+
+
+async def test_half_open_probe_is_not_taken_when_an_earlier_provider_answers(sim, probing):
+    reply = await client(probing).messages.create(model=MODEL, max_tokens=8, messages=HELLO)
+    assert reply.content[0].text == sim.text("primary")
+    assert sim.requests("secondary") == []
+    # The probe is still free: when the primary fails, the secondary is tried.
+    sim.scenario("primary", status=500, times=1)
+    reply = await client(probing).messages.create(model=MODEL, max_tokens=8, messages=HELLO)
+    assert reply.content[0].text == sim.text("secondary")
+    assert probing.breaker("secondary").peek_state() is BreakerState.CLOSED
+
+
+async def test_a_client_error_on_the_half_open_probe_gives_the_probe_back(sim, probing):
+    sim.scenario("primary", status=500)
+    sim.scenario("secondary", status=400, error_message="max_tokens: too big", times=1)
+    with pytest.raises(anthropic.BadRequestError):
+        await client(probing).messages.create(model=MODEL, max_tokens=8, messages=HELLO)
+    reply = await client(probing).messages.create(model=MODEL, max_tokens=8, messages=HELLO)
+    assert reply.content[0].text == sim.text("secondary")
+    assert probing.breaker("secondary").peek_state() is BreakerState.CLOSED
+
+
+async def test_a_client_leaving_during_the_half_open_probe_gives_the_probe_back(sim, probing):
+    sim.scenario("primary", status=500)
+    sim.scenario("secondary", latency_ms=30_000, times=1)
+    body = {"model": MODEL, "max_tokens": 8, "messages": HELLO}
+    async with aiohttp.ClientSession() as session:
+        task = asyncio.ensure_future(session.post(probing.url + "/v1/messages", json=body))
+        await sim.wait_in_flight("secondary", 1)
+        task.cancel()
+    finished = await probing.log.wait_for(lambda e: isinstance(e, RequestFinished))
+    assert finished.outcome is Failure.CANCELLED
+    reply = await client(probing).messages.create(model=MODEL, max_tokens=8, messages=HELLO)
+    assert reply.content[0].text == sim.text("secondary")

@@ -11,6 +11,8 @@ import aiohttp
 import anthropic
 import orjson
 import pytest
+from aiohttp import web
+from aiohttp.test_utils import TestServer
 
 from ccm_tui.events import Failure, RequestFinished, ResponseStarted, StreamProgressed
 from ccm_tui.proxy.app import Proxy
@@ -310,3 +312,82 @@ async def test_subagent_tag_routes_and_is_removed_before_upstream(sim, proxy):
     assert sent.json()["system"][1]["text"] == "Be brief."
     assert sent.json()["model"] == "primary-model"
     assert b"123456789012345678901234567890" in sent.body  # exact, not a float
+
+
+# -- an upstream whose answers are not shaped as WIRE.md says --------------------------------
+
+
+def sse(event: dict) -> bytes:
+    return b"event: " + event["type"].encode() + b"\ndata: " + orjson.dumps(event) + b"\n\n"
+
+
+ODD_STREAM = b"".join(
+    sse(e)
+    for e in [
+        {"type": "message_start", "message": {"model": "m", "usage": {"input_tokens": 9}}},
+        {"type": "content_block_start", "index": 0, "content_block": {"type": "text"}},
+        {"type": "content_block_delta", "index": 0, "delta": "oops"},
+        {"type": "content_block_delta", "index": 0, "delta": {"type": "text_delta", "text": "Hi"}},
+        {"type": "content_block_stop", "index": 0},
+        {"type": "message_delta", "delta": {"stop_reason": "end_turn"},
+         "usage": {"output_tokens": "12.5"}},
+        {"type": "message_stop"},
+    ]
+)  # fmt: skip
+ODD_MESSAGE = orjson.dumps(
+    {
+        "type": "message",
+        "model": "m",
+        "role": "assistant",
+        "content": [{"type": "text", "text": "Hi"}],
+        "stop_reason": "end_turn",
+        "usage": {"input_tokens": 9, "output_tokens": "12.5"},
+    }
+)
+ODD_COUNT = b'{"input_tokens": "12.5"}'
+
+
+@pytest.fixture
+async def odd_upstream(sim, make_proxy):
+    """A proxy whose primary answers with odd usage counts and deltas."""
+
+    async def answer(request: web.Request) -> web.StreamResponse:
+        if request.path.endswith("/count_tokens"):
+            return web.Response(body=ODD_COUNT, content_type="application/json")
+        if not (await request.json()).get("stream"):
+            return web.Response(body=ODD_MESSAGE, content_type="application/json")
+        response = web.StreamResponse(headers={"Content-Type": "text/event-stream"})
+        await response.prepare(request)
+        await response.write(ODD_STREAM)
+        await response.write_eof()
+        return response
+
+    app = web.Application()
+    app.router.add_post("/{tail:.*}", answer)
+    async with TestServer(app, host="127.0.0.1") as upstream:
+        config = two_provider_config(sim).replace(sim.url("primary"), str(upstream.make_url("")))
+        yield await make_proxy(config)
+
+
+@pytest.mark.parametrize(
+    ("path", "stream", "expected"),
+    [
+        ("/v1/messages", True, ODD_STREAM),
+        ("/v1/messages", False, ODD_MESSAGE),
+        ("/v1/messages/count_tokens", False, ODD_COUNT),
+    ],
+    ids=["stream", "json", "count_tokens"],
+)
+async def test_odd_upstream_content_is_relayed_unchanged_and_the_request_finishes(
+    sim, odd_upstream, path, stream, expected
+):
+    body = {"model": "sonnet", "max_tokens": 8, "messages": HELLO, "stream": stream}
+    async with (
+        aiohttp.ClientSession() as session,
+        session.post(odd_upstream.url + path, json=body) as response,
+    ):
+        raw = await response.read()
+    assert (response.status, raw) == (200, expected)
+    finished = await odd_upstream.log.wait_for(lambda e: isinstance(e, RequestFinished))
+    assert (finished.status, finished.outcome, finished.provider) == (200, Failure.OK, "primary")
+    assert sim.requests("secondary") == []

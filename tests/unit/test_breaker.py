@@ -193,3 +193,33 @@ def test_single_failure_threshold_opens_on_the_first_failure(clock):
     b.record(Failure.OVERLOADED)
     assert b.peek_state() is BreakerState.OPEN
     assert b.remaining_s() == 5.0
+
+
+def test_available_peeks_without_taking_the_half_open_probe(breaker, clock):
+    fail(breaker, 3)
+    assert breaker.available() is False
+    clock.advance(30)
+    assert [breaker.available() for _ in range(3)] == [True, True, True]
+    assert breaker.allows() is True
+    assert breaker.available() is False
+
+
+def test_release_gives_the_half_open_probe_back(breaker, clock):
+    fail(breaker, 3)
+    clock.advance(30)
+    assert breaker.allows() is True
+    assert breaker.allows() is False
+    breaker.release()
+    assert breaker.peek_state() is BreakerState.HALF_OPEN
+    assert breaker.allows() is True
+    assert breaker.allows() is False
+
+
+def test_release_outside_half_open_changes_nothing(breaker, clock):
+    breaker.release()
+    assert breaker.allows() is True
+    fail(breaker, 3)
+    breaker.release()
+    assert breaker.peek_state() is BreakerState.OPEN
+    assert breaker.allows() is False
+    assert breaker.remaining_s() == 30.0

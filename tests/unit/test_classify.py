@@ -82,6 +82,12 @@ def test_404_is_model_not_found():
     assert classify_status(404, "model: claude-nope") is Failure.MODEL_NOT_FOUND
 
 
+def test_only_404_is_model_not_found():
+    # forward.py names the model on MODEL_NOT_FOUND without checking the status again.
+    found = [s for s in range(400, 600) if classify_status(s, "x") is Failure.MODEL_NOT_FOUND]
+    assert found == [404]
+
+
 def test_429_is_rate_limited():
     assert classify_status(429, "Number of request tokens has exceeded") is Failure.RATE_LIMITED
 

@@ -343,3 +343,68 @@ def test_read_message_tolerates_missing_fields():
     assert o.finished is True
     assert (o.input_tokens, o.output_tokens, o.stop_reason) == (0, 0, "")
     assert o.blocks() == (BlockView("text", "", ""),)
+
+
+# --- upstream events not shaped as WIRE.md says ------------------------------------------
+
+ODD_EVENTS: list[dict[str, Any]] = [
+    {"type": "content_block_delta", "index": 1, "delta": "oops"},
+    {"type": "content_block_delta", "index": [1], "delta": {"type": "text_delta", "text": "x"}},
+    {"type": "content_block_delta", "index": 1, "delta": {"type": "text_delta", "text": 5}},
+    {"type": "content_block_start", "index": "a", "content_block": {"type": "text"}},
+    {"type": "content_block_start", "index": 1, "content_block": "text"},
+    {"type": "message_start", "message": "oops"},
+    {"type": "message_delta", "delta": {"stop_reason": "tool_use"},
+     "usage": {"output_tokens": "12.5"}},
+    {"type": "message_delta", "delta": {"stop_reason": "tool_use"}, "usage": "lots"},
+    {"type": "message_delta", "delta": "oops"},
+]  # fmt: skip
+
+
+@pytest.mark.parametrize("odd", ODD_EVENTS, ids=lambda e: json.dumps(e))
+def test_an_odd_event_is_counted_as_malformed_and_the_rest_still_read(odd):
+    o = ResponseObserver()
+    o.feed(b"".join(frame(e) for e in EVENTS[:9]))  # through the "Hello" delta
+    o.feed(frame(odd))
+    o.feed(b"".join(frame(e) for e in EVENTS[9:]))
+    assert o.malformed == 1
+    assert o.blocks() == EXPECTED_BLOCKS
+    assert (o.input_tokens, o.output_estimate, o.stop_reason) == (11, 57, "tool_use")
+    assert o.finished is True
+
+
+def test_an_error_event_with_an_odd_error_is_still_an_error():
+    o = ResponseObserver()
+    o.feed(frame({"type": "error", "error": "Overloaded"}))
+    assert o.error == ("api_error", "Overloaded")
+
+
+def test_a_block_start_without_index_keeps_its_text_on_its_own_block():
+    o = ResponseObserver()
+    o.feed(frame({"type": "content_block_start", "index": 0, "content_block": {"type": "text"}}))
+    o.feed(frame({"type": "content_block_start", "content_block": {"type": "text", "text": "B"}}))
+    assert o.blocks() == (BlockView("text", "", ""), BlockView("text", "", "B"))
+
+
+@pytest.mark.parametrize(
+    "message",
+    [
+        {"model": "m", "usage": {"output_tokens": "12.5"}, "content": [{"type": "text"}]},
+        {"model": "m", "usage": "lots", "content": []},
+        {"model": "m", "usage": {"output_tokens": 3}, "content": 7},
+    ],
+    ids=["count", "usage", "content"],
+)
+def test_read_message_counts_an_odd_message_as_malformed(message):
+    o = ResponseObserver()
+    o.read_message(message)
+    assert (o.malformed, o.finished, o.model) == (1, True, "m")
+    o.blocks()  # still readable
+
+
+def test_read_count_takes_a_whole_count_and_counts_anything_else_as_malformed():
+    o = ResponseObserver()
+    o.read_count({"input_tokens": 42})
+    assert (o.input_tokens, o.malformed) == (42, 0)
+    o.read_count({"input_tokens": "12.5"})
+    assert (o.input_tokens, o.malformed) == (42, 1)
