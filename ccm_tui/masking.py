@@ -52,27 +52,13 @@ def mask_text(text: str) -> str:
     return _SECRET_IN_TEXT.sub(lambda m: mask(m.group(0)), text)
 
 
-# A client sends the same headers request after request (Claude Code: all but a few
-# values are fixed for a session), so their masked form is kept for the next time.
-_MASKED: dict[tuple[tuple[str, str], ...], tuple[tuple[str, str], ...]] = {}
-_MASKED_MAX = 256
-
-
 def mask_headers(
     headers: Mapping[str, str] | Iterable[tuple[str, str]],
 ) -> tuple[tuple[str, str], ...]:
-    key = tuple(headers.items() if isinstance(headers, Mapping) else headers)
-    masked = _MASKED.get(key)
-    if masked is None:
-        if len(_MASKED) >= _MASKED_MAX:
-            _MASKED.clear()
-        masked = _MASKED[key] = _mask_headers(key)
-    return masked
-
-
-def _mask_headers(items: Iterable[tuple[str, str]]) -> tuple[tuple[str, str], ...]:
+    """Headers as safe to show. Not cached: the key would have to be every value (Content-Length
+    differs per request), so a cache never hit, and it kept raw secrets in memory."""
     out: list[tuple[str, str]] = []
-    for name, value in items:
+    for name, value in headers.items() if isinstance(headers, Mapping) else headers:
         lower = name.lower()
         if lower in SECRET_HEADERS:
             if lower in ("authorization", "proxy-authorization") and " " in value:

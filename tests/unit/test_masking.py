@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import gc
 import random
 import re
 import string
+import sys
 
 import pytest
 
@@ -141,3 +143,14 @@ def test_no_masked_header_contains_the_secret():
         ((_, masked),) = mask_headers({name: value})
         secret = value.split(" ", 1)[-1] if name.endswith("authorization") else value
         assert secret not in masked
+
+
+def test_mask_headers_keeps_no_reference_to_the_raw_secret():
+    # A cache keyed on the raw headers would hold every secret (and never hit, as
+    # Content-Length differs per request).
+    secret = "".join(["sk-ant-api03-", "Kept" * 10, "-AAx7Qd"])  # its own object
+    before = sys.getrefcount(secret)
+    for length in ("12", "34"):
+        mask_headers([("x-api-key", secret), ("content-length", length)])
+    gc.collect()
+    assert sys.getrefcount(secret) == before
