@@ -38,7 +38,7 @@ from ccm_tui.auth.oauth import (
     refresh_grant,
     scope_refused_in_use_message,
 )
-from ccm_tui.auth.store import TokenEntry, TokenStore, TokenStoreError
+from ccm_tui.auth.store import StoreTransaction, TokenEntry, TokenStore, TokenStoreError
 from ccm_tui.config import OAuthSettings, ProviderConfig
 from ccm_tui.events import AuthMode, EventBus, RefreshState, TokenStateChanged
 from ccm_tui.masking import mask, mask_text
@@ -83,6 +83,11 @@ class _Status:
     dead_refresh: str | None = field(default=None, repr=False)
     failure: RefreshFailed | None = None
     published: TokenStateChanged | None = None
+    # A refresh whose result could not be written: the server already rotated the stored
+    # refresh token away, so this entry (not the stale stored one) is the live login until
+    # it is saved. `unsaved_over` is the stored refresh token it replaces.
+    unsaved: TokenEntry | None = field(default=None, repr=False)
+    unsaved_over: str | None = field(default=None, repr=False)
 
 
 Acceptable = Callable[[TokenEntry], bool]
@@ -180,10 +185,32 @@ class TokenManager:
     def _remember(self, token_id: str, entry: TokenEntry) -> None:
         self._cache[token_id] = entry
 
+    def _current(self, token_id: str, stored: TokenEntry | None) -> TokenEntry | None:
+        """`stored`, or the unsaved refresh result when `stored` is the entry it replaced.
+
+        Sending the stale stored refresh token would get invalid_grant from a rotating server
+        and lose the login. Any other change to the stored entry (a new login, an entry
+        removed) is someone's deliberate act and wins; so does a save of the unsaved tokens.
+        """
+        status = self._state(token_id)
+        unsaved = status.unsaved
+        if unsaved is None:
+            return stored
+        if stored is not None and stored.refresh_token == status.unsaved_over:
+            # Only the tokens are newer: a key derived or fields added meanwhile are kept.
+            return replace(
+                stored,
+                access_token=unsaved.access_token,
+                refresh_token=unsaved.refresh_token,
+                expires_at=unsaved.expires_at,
+            )
+        status.unsaved = status.unsaved_over = None
+        return stored
+
     def _load(self, token_id: str) -> TokenEntry:
-        """The stored entry, read now; store problems become OAuthErrors."""
+        """The entry to use, read now; store problems become OAuthErrors."""
         try:
-            entry = self.store.get(token_id)
+            entry = self._current(token_id, self.store.get(token_id))
         except TokenStoreError as err:
             raise OAuthError(str(err)) from None
         if entry is None:
@@ -269,42 +296,34 @@ class TokenManager:
         status = self._state(token_id)
         name = self._login_name(token_id)
         new: TokenEntry | None = None
+        stored: TokenEntry | None = None
         try:
             async with self.store.transaction_async() as tx:
-                entry = tx.get(token_id)
+                stored = tx.get(token_id)
+                entry = self._current(token_id, stored)
                 if entry is None:
                     raise NotLoggedIn(
                         f'no OAuth token "{token_id}" in the token store: run {login_hint(name)}'
                     )
-                if acceptable(entry):
-                    # Another process (or a login) got there first.
-                    if status.refresh is RefreshState.FAILED:
-                        status.refresh, status.message, status.failure = RefreshState.IDLE, "", None
-                    self._remember(token_id, entry)
-                    self._publish(token_id)
-                    return entry, False
-                dead = status.failure
-                if dead is not None and status.dead_refresh == entry.refresh_token:
-                    # Refused for good before: no point asking the server again.
-                    raise RefreshFailed(
-                        dead.message, dead.status, token_id=token_id, cause=dead.cause
-                    )
-                status.refresh = RefreshState.REFRESHING
-                self._publish(token_id, entry)
-                grant = await self._refresh_grant(token_id, entry)
-                new = replace(
-                    entry,
-                    access_token=grant.access_token,
-                    refresh_token=grant.refresh_token,
-                    expires_at=grant.expires_at,
-                )
-                tx.put(new)
-                status.lifetime_s = grant.expires_in
+                if entry is not stored:
+                    tx.put(entry)  # an earlier refresh could not be saved: try again now
+                if not acceptable(entry):
+                    new = await self._refresh_entry(token_id, entry, tx)
         except TokenStoreError as err:
-            if new is not None:
-                # Refreshed but not saved: this process keeps working on the new token.
+            if new is not None and stored is not None:
+                # Refreshed but not saved: the stored refresh token is spent, so this process
+                # keeps the new one, in preference to the stored one, until a save succeeds.
+                status.unsaved, status.unsaved_over = new, stored.refresh_token
                 self._remember(token_id, new)
             raise self._fail(token_id, f"token refresh: {err}", None) from None
+        status.unsaved = status.unsaved_over = None  # whatever we hold is on disk now
+        if new is None:
+            # Another process (or a login) got there first, or only a save was due.
+            if status.refresh is RefreshState.FAILED:
+                status.refresh, status.message, status.failure = RefreshState.IDLE, "", None
+            self._remember(token_id, entry)
+            self._publish(token_id, entry)
+            return entry, False
         status.refresh = RefreshState.OK
         status.message = ""
         status.failure = None
@@ -314,6 +333,28 @@ class TokenManager:
         self._publish(token_id, new)
         log.info("refreshed OAuth token %s (now %s)", token_id, mask(new.access_token))
         return new, True
+
+    async def _refresh_entry(
+        self, token_id: str, entry: TokenEntry, tx: StoreTransaction
+    ) -> TokenEntry:
+        """Refreshes `entry` (inside the store transaction) and puts the result."""
+        status = self._state(token_id)
+        dead = status.failure
+        if dead is not None and status.dead_refresh == entry.refresh_token:
+            # Refused for good before: no point asking the server again.
+            raise RefreshFailed(dead.message, dead.status, token_id=token_id, cause=dead.cause)
+        status.refresh = RefreshState.REFRESHING
+        self._publish(token_id, entry)
+        grant = await self._refresh_grant(token_id, entry)
+        new = replace(
+            entry,
+            access_token=grant.access_token,
+            refresh_token=grant.refresh_token,
+            expires_at=grant.expires_at,
+        )
+        tx.put(new)
+        status.lifetime_s = grant.expires_in
+        return new
 
     async def _refresh_grant(self, token_id: str, entry: TokenEntry) -> TokenGrant:
         name = self._login_name(token_id)
@@ -377,6 +418,7 @@ class TokenManager:
         status = self._state(token_id)
         status.refresh, status.message, status.failure = RefreshState.OK, "", None
         status.dead_refresh = None
+        status.unsaved = status.unsaved_over = None  # the new login replaces them
         status.refreshed_at = self.clock()
         status.lifetime_s = grant.expires_in
         self._remember(token_id, entry)
@@ -430,7 +472,7 @@ class TokenManager:
                 key: str | None = None
                 try:
                     async with self.store.transaction_async() as tx:
-                        entry = tx.get(token_id)
+                        entry = self._current(token_id, tx.get(token_id))
                         if entry is None:
                             raise NotLoggedIn(
                                 f'no OAuth token "{token_id}" in the token store: '
@@ -458,7 +500,9 @@ class TokenManager:
                     access = await self.after_unauthorized(token_id, access)
                     continue
                 self._remember(token_id, entry)
-                self._state(token_id).derive_message = ""
+                status = self._state(token_id)
+                status.derive_message = ""
+                status.unsaved = status.unsaved_over = None  # written with the key
                 self._publish(token_id, entry)
                 log.info("derived an API key for %s (%s)", provider_name, mask(key))
                 return key
@@ -523,8 +567,11 @@ class TokenManager:
                 status.refresh, status.message = RefreshState.FAILED, message
                 self._publish(token_id, only_changes=only_changes)
             return {}
+        entries = dict(entries)
         for token_id in self._users:
-            entry = entries.get(token_id)
+            entry = self._current(token_id, entries.get(token_id))
+            if entry is not None:
+                entries[token_id] = entry
             status = self._state(token_id)
             if entry is None:
                 self._cache.pop(token_id, None)
@@ -635,11 +682,13 @@ class TokenManager:
             entry = entries.get(token_id)
             if entry is None:
                 continue
+            status = self._state(token_id)
             due_in = entry.expires_at_epoch - self._margin(token_id) - self.clock()
             if due_in > 0:
                 delay = min(delay, due_in)
-                continue
-            status = self._state(token_id)
+                if status.unsaved is None:
+                    continue
+                # A refresh could not be saved: the refresh transaction retries the write.
             if status.dead_refresh == entry.refresh_token:
                 continue  # refused for good; waits for a new login
             try:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
+import time
 from collections.abc import AsyncIterator, Callable
 from datetime import UTC, datetime
 from pathlib import Path
@@ -605,3 +606,64 @@ async def test_claude_code_login_is_published_when_its_file_appears_or_changes(
     (gone,) = token_events(events, "claude-code")
     assert gone.access_token == ""
     assert gone.refresh_message == "Claude Code is not logged in"
+
+
+# --- a refresh that cannot be saved --------------------------------------------------------
+
+
+async def refresh_while_the_store_is_unwritable(
+    sim: Simulator, store: TokenStore, manager: TokenManager, events: Subscription
+) -> None:
+    """Refreshes with the store's directory moved away while the grant is in flight, so the
+    rotated tokens cannot be written; the directory (and the old entry) then come back."""
+    sim.scenario("oauth", latency_ms=200)
+    request = asyncio.create_task(manager.access_token(ID))
+    await next_token_event(events, lambda e: e.refresh is RefreshState.REFRESHING)
+    home = store.path.parent
+    away = home.with_name(home.name + ".away")
+    home.rename(away)
+    with pytest.raises(RefreshFailed, match="cannot be written"):
+        await request
+    away.rename(home)
+    sim.scenario("oauth")
+
+
+async def test_unsaved_refresh_is_kept_by_the_next_check_and_saved_then(
+    sim: Simulator, store: TokenStore, make_manager: MakeManager, events: Subscription
+) -> None:
+    old = seed(store, sim, expires_in_s=60)
+    manager = make_manager()
+    await refresh_while_the_store_is_unwritable(sim, store, manager, events)
+    stale = store.get(ID)
+    assert stale is not None and stale.refresh_token == old.refresh_token  # nothing saved
+
+    # The stale entry on disk (due, and its refresh token already rotated away) must not
+    # replace the rotated one: the check writes the rotated one instead of refreshing.
+    await manager.check()
+    saved = store.get(ID)
+    assert saved is not None
+    assert saved.refresh_token != old.refresh_token
+    assert len(refreshes(sim)) == 1
+    assert token_events(events)[-1].refresh is not RefreshState.FAILED
+    assert await manager.access_token(ID) == saved.access_token
+    await manager.refresh(ID, force=True)  # the saved refresh token is the live one
+    assert refreshes(sim)[-1]["refresh_token"] == saved.refresh_token
+
+
+async def test_unsaved_refresh_token_is_the_one_sent_when_the_token_is_due_again(
+    sim: Simulator, store: TokenStore, make_manager: MakeManager, events: Subscription
+) -> None:
+    old = seed(store, sim, expires_in_s=60)
+    now = [time.time()]
+    manager = make_manager(clock=lambda: now[0])
+    await refresh_while_the_store_is_unwritable(sim, store, manager, events)
+    rotated = refreshes(sim)[0]
+    now[0] += 8 * 3600  # the unsaved tokens are due now too
+    token = await manager.access_token(ID)
+    assert sim.oauth.access_status(token)[0] == "ok"
+    sent = [r["refresh_token"] for r in refreshes(sim)]
+    assert sent.count(old.refresh_token) == 1  # the rotated-away token was not sent again
+    assert rotated["refresh_token"] == old.refresh_token
+    saved = store.get(ID)
+    assert saved is not None
+    assert saved.access_token == token
