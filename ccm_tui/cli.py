@@ -164,11 +164,19 @@ def _oauth_command(
     args: argparse.Namespace,
     body: Callable[[Config, Any], Coroutine[Any, Any, int]],
 ) -> int:
-    """Runs `body(config, token_manager)` with an HTTP client; OAuth errors become messages."""
+    """Runs `body(config, token_manager)` with an HTTP client; OAuth errors, an unusable
+    Claude Code login and an unusable token store become messages."""
     import httpx
 
-    from ccm_tui.auth import OAuthError, TokenManager, TokenStore
+    from ccm_tui.auth import (
+        ClaudeCodeCredentialsError,
+        OAuthError,
+        TokenManager,
+        TokenStore,
+        TokenStoreError,
+    )
     from ccm_tui.keyswitch import SwitchError
+    from ccm_tui.masking import mask_text
 
     config = _load(args)
 
@@ -178,8 +186,8 @@ def _oauth_command(
             manager = TokenManager(store, config.oauth, None, config.providers, client)
             try:
                 return await body(config, manager)
-            except (OAuthError, SwitchError) as err:
-                print(f"ccm-tui: {err}", file=sys.stderr)
+            except (OAuthError, SwitchError, ClaudeCodeCredentialsError, TokenStoreError) as err:
+                print(f"ccm-tui: {mask_text(str(err))}", file=sys.stderr)
                 return EXIT_FAILED
 
     return asyncio.run(main())
@@ -237,7 +245,6 @@ def cmd_login(args: argparse.Namespace) -> int:
 
 def cmd_import(args: argparse.Namespace) -> int:
     from ccm_tui.auth import import_into_store, read_claude_code_login
-    from ccm_tui.auth.claude_code import ClaudeCodeCredentialsError
     from ccm_tui.keyswitch import oauth_provider
     from ccm_tui.masking import mask
     from ccm_tui.paths import claude_code_credentials_path
@@ -246,11 +253,7 @@ def cmd_import(args: argparse.Namespace) -> int:
         provider = oauth_provider(config, args.name)
         token_id = provider.oauth_provider or provider.name
         path = claude_code_credentials_path()
-        try:
-            login = read_claude_code_login(path)
-        except ClaudeCodeCredentialsError as err:
-            print(f"ccm-tui: {err}", file=sys.stderr)
-            return EXIT_FAILED
+        login = read_claude_code_login(path)
         if login is None:
             print(
                 f"ccm-tui: no Claude Code login at {display(path)} (log in with `claude` first, "

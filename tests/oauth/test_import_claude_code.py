@@ -124,3 +124,40 @@ async def test_claude_codes_login_appears_read_only_in_the_state_for_a_passthrou
     assert token["expires_at"] == pytest.approx(login["expiresAt"] / 1000, abs=0.001)
     assert login["accessToken"] not in json.dumps(state)
     assert path.read_bytes() == before
+
+
+async def test_import_of_a_login_without_a_refresh_token_is_an_error_not_a_traceback(
+    sim: Simulator, tmp_path: Path, store: Path, home: Path
+):
+    config = write_config(tmp_path / "config.toml", sim, store=store)
+    path, login = claude_code_file(tmp_path / "claude-config", sim.issue_tokens())
+    document = json.loads(path.read_text())
+    del document["claudeAiOauth"]["refreshToken"]
+    path.write_text(json.dumps(document))
+    env = cli_env(home, CLAUDE_CONFIG_DIR=str(path.parent))
+
+    result = await ccm(env, "import", "claude-code", NAME, "--config", str(config))
+
+    assert result.code == 1, result.output
+    assert "Traceback" not in result.output
+    assert "hold no refresh token" in result.err
+    assert login["accessToken"] not in result.output
+    assert not store.exists()
+
+
+async def test_import_into_a_corrupt_store_is_an_error_and_leaves_the_store_alone(
+    sim: Simulator, tmp_path: Path, store: Path, home: Path
+):
+    config = write_config(tmp_path / "config.toml", sim, store=store)
+    path, login = claude_code_file(tmp_path / "claude-config", sim.issue_tokens())
+    store.parent.mkdir(parents=True, exist_ok=True)
+    store.write_text("{oops")
+    env = cli_env(home, CLAUDE_CONFIG_DIR=str(path.parent))
+
+    result = await ccm(env, "import", "claude-code", NAME, "--config", str(config))
+
+    assert result.code == 1, result.output
+    assert "Traceback" not in result.output
+    assert "is not valid JSON" in result.err
+    assert login["accessToken"] not in result.output
+    assert store.read_text() == "{oops"
