@@ -271,7 +271,8 @@ class TokenStore:
 
     def _remove_stale_temps(self) -> None:
         """Temp files of a writer killed mid-write (we hold the lock, so none is live)."""
-        for stale in self.path.parent.glob(f".{self.path.name}.*.tmp"):
+        target = self.path.resolve()  # temp files sit beside a symlinked store's target
+        for stale in target.parent.glob(f".{target.name}.*.tmp"):
             with contextlib.suppress(OSError):
                 stale.unlink()
 

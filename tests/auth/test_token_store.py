@@ -232,6 +232,23 @@ def test_stale_temp_files_of_a_killed_writer_are_removed_by_the_next_write(
     assert not stale.exists()
 
 
+def test_a_symlinked_store_stays_a_link_to_the_file_that_is_written(tmp_path: Path) -> None:
+    real = tmp_path / "synced" / "oauth_tokens.json"
+    real.parent.mkdir()
+    link = tmp_path / "data" / "oauth_tokens.json"
+    link.parent.mkdir()
+    link.symlink_to(real)
+    store = TokenStore(link)
+    store.put(entry("a"))
+    stale = real.with_name(f".{real.name}.abc123.tmp")  # a killed writer's, beside the target
+    stale.write_text("half a token")
+    store.put(entry("b"))
+    assert link.is_symlink()
+    assert set(json.loads(real.read_text())) == {"a", "b"}
+    assert stat.S_IMODE(real.stat().st_mode) == 0o600
+    assert not stale.exists()
+
+
 async def test_async_transactions_in_one_process_exclude_each_other(store: TokenStore) -> None:
     first_holds = asyncio.Event()
     release_first = asyncio.Event()
