@@ -60,18 +60,27 @@ def normalize_url(url: str) -> str:
     given = url.strip()
     url = given if "://" in given else "http://" + given
     url = url.rstrip("/")
+    # Shown as normalized: without a scheme, `user:pass@host` does not parse as userinfo.
+    shown = display_url(url)
     try:
         parsed = httpx.URL(url)
     except httpx.InvalidURL as err:
-        raise ValueError(f"{display_url(given)} is not a valid URL: {err}") from None
+        raise ValueError(f"{shown} is not a valid URL: {err}") from None
     if parsed.scheme not in ("http", "https") or not parsed.host:
-        raise ValueError(f"{display_url(given)} is not a proxy address: expected http://host:port")
+        raise ValueError(f"{shown} is not a proxy address: expected http://host:port")
     return url
 
 
 def display_url(url: str) -> str:
     """The URL without any user:password part, safe for messages and the screen."""
-    parts = urlsplit(url)
+    try:
+        parts = urlsplit(url)
+    except ValueError:  # e.g. an unclosed `[`: cut the userinfo out by hand
+        scheme, sep, rest = url.partition("://")
+        if not sep:
+            scheme, rest = "", url
+        netloc, slash, path = rest.partition("/")
+        return f"{scheme}{sep}{netloc.rsplit('@', 1)[-1]}{slash}{path}"
     if "@" not in parts.netloc:
         return url
     return urlunsplit(parts._replace(netloc=parts.netloc.rsplit("@", 1)[1]))

@@ -134,3 +134,13 @@ def test_an_address_that_cannot_be_a_proxy_is_refused_at_once(url):
 
 def test_a_bare_host_and_port_is_taken_as_http():
     assert RemoteControl("127.0.0.1:8082/").url == "http://127.0.0.1:8082"
+
+
+@pytest.mark.parametrize(
+    "url",
+    ["admin:hunter2secret@127.0.0.1:port", "admin:hunter2secret@", "admin:hunter2secret@[::1"],
+)
+def test_a_refused_address_without_a_scheme_never_shows_its_password(url):
+    with pytest.raises(ValueError, match=r"proxy address|valid URL") as refused:
+        RemoteControl(url)
+    assert "hunter2secret" not in str(refused.value)
