@@ -6,9 +6,13 @@ frozen clock, so the same screen is drawn on every run. Import as `scenes`.
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
+
+from textual.pilot import Pilot
 
 from ccm_tui.events import (
     AttemptFailed,
@@ -79,6 +83,18 @@ class RecordingControl:
     async def reload(self) -> str:
         self.calls.append(("reload",))
         return "config reloaded"
+
+
+async def until(pilot: Pilot[Any], condition: Callable[[], object], what: str, timeout: float = 8):
+    """Lets the app run until `condition()` holds; fails after `timeout` seconds."""
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + timeout
+    while not condition():
+        if not pilot.app.is_running:
+            raise AssertionError(f"the app stopped while waiting for {what}")
+        if loop.time() > deadline:
+            raise AssertionError(f"timed out waiting for {what}")
+        await pilot.pause(0.02)
 
 
 # -- event builders ------------------------------------------------------------------------

@@ -35,9 +35,11 @@ from scenes import (
     response,
     started,
     token,
+    until,
 )
 from textual.binding import Binding
 from textual.color import Color
+from textual.command import CommandList
 from textual.pilot import Pilot
 from textual.widgets import DataTable, Input, Static, Tab, Tabs
 from textual.widgets._toast import Toast
@@ -150,18 +152,6 @@ def count_calls(obj: object, *names: str) -> Counter[str]:
 
         setattr(obj, name, wrapper)
     return counts
-
-
-async def until(pilot: Pilot[Any], condition: Callable[[], object], what: str, timeout: float = 8):
-    """Lets the app run until `condition()` holds; fails after `timeout` seconds."""
-    loop = asyncio.get_running_loop()
-    deadline = loop.time() + timeout
-    while not condition():
-        if not pilot.app.is_running:
-            raise AssertionError(f"the app stopped while waiting for {what}")
-        if loop.time() > deadline:
-            raise AssertionError(f"timed out waiting for {what}")
-        await pilot.pause(0.02)
 
 
 def still(app: CcmApp) -> CcmApp:
@@ -1398,8 +1388,11 @@ async def test_a_command_palette_entry_runs_its_action(fed):
     async with running(f.app, NARROW) as pilot:
         await pilot.press("ctrl+p")
         await pilot.press(*"Pause")
-        await until(pilot, lambda: "Pause" in screen_text(f.app), "the matching command")
-        await pilot.pause(0.3)
+        await until(
+            pilot,
+            lambda: f.app.screen.query_one(CommandList).highlighted is not None,
+            "the matching command",
+        )
         await pilot.press("enter")
         await until(pilot, lambda: f.app.requests.paused, "the pause")
 

@@ -8,6 +8,7 @@ from pathlib import Path
 
 import anthropic
 import pytest
+from scenes import until
 
 from ccm_tui.auth import TokenEntry, TokenStore
 from ccm_tui.config import load_config
@@ -113,14 +114,12 @@ async def test_k_moves_the_selected_provider_to_its_derived_key_and_saves_it(max
         app.providers.move_cursor(row=0)
         assert app.providers.selected == "claude-max"
         await pilot.press("k")
-        for _ in range(100):
-            await pilot.pause(0.05)
-            if gateway.state.providers["claude-max"].auth is AuthMode.DERIVED_KEY:
-                break
+        await until(
+            pilot,
+            lambda: app.providers.get_cell("claude-max", "auth").plain == "derived",
+            "the derived key on screen",
+        )
         assert gateway.state.providers["claude-max"].auth is AuthMode.DERIVED_KEY
-        await pilot.pause(0.2)
-        auth_cell = app.providers.get_cell("claude-max", "auth")
-        assert auth_cell.plain == "derived"
 
     after = config_path.read_text()
     assert "use_derived_key = true" in after

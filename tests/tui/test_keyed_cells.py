@@ -47,7 +47,6 @@ def test_cells_of_every_justification_overflow_and_width_match_datatables():
     console = Console(file=io.StringIO(), width=120, color_system="truecolor")
     rnd = random.Random(7)
     pre = Style(color="#c0caf5", bgcolor="#272b3e", meta={"row": 1, "column": 2})
-    drawn = 0
     for _ in range(3000):
         cell, width = random_cell(rnd), rnd.randint(3, 30)
         post = Style(bold=rnd.random() < 0.5)
@@ -55,8 +54,6 @@ def test_cells_of_every_justification_overflow_and_width_match_datatables():
         assert ours is not None, (cell, width)
         theirs = as_datatable_draws(console, cell, width, pre, post)
         assert list(Segment.simplify(ours)) == list(Segment.simplify(theirs)), (cell, width)
-        drawn += 1
-    assert drawn == 3000
 
 
 def test_what_only_rich_draws_is_left_to_it():
