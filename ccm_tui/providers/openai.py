@@ -18,7 +18,7 @@ from typing import Any
 
 import orjson
 
-from ccm_tui.apierrors import error_type_for
+from ccm_tui.apierrors import error_body, error_type_for
 from ccm_tui.config import ProviderConfig
 from ccm_tui.events import AuthMode
 from ccm_tui.providers.anthropic import Credential, matches_secret
@@ -499,13 +499,7 @@ def error_to_anthropic(status: int, body: bytes) -> bytes:
             error = data["detail"]  # FastAPI-style servers (vLLM, LM Studio, ...)
         elif error is None and isinstance(data.get("message"), str):
             error = data["message"]
-    return orjson.dumps(
-        {
-            "type": "error",
-            "error": {"type": error_type_for(status), "message": _message_of(error, body)},
-            "request_id": f"req_ccm_{secrets.token_hex(12)}",
-        }
-    )
+    return orjson.dumps(error_body(error_type_for(status), _message_of(error, body)))
 
 
 # -- streams ---------------------------------------------------------------------------------
