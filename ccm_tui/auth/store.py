@@ -145,9 +145,6 @@ class StoreTransaction:
     def get(self, provider_id: str) -> TokenEntry | None:
         return self._store._entry(self._document, provider_id)
 
-    def entries(self) -> dict[str, TokenEntry]:
-        return self._store._entries(self._document)
-
     def put(self, entry: TokenEntry) -> None:
         """Replaces the entry; its stored unknown fields survive unless `entry` sets them."""
         old = self._document.get(entry.provider_id)

@@ -154,11 +154,6 @@ class TokenManager:
             self._publish_store(only_changes=True)
             self.wake()
 
-    @property
-    def token_ids(self) -> tuple[str, ...]:
-        """The ids this manager refreshes."""
-        return tuple(self._users)
-
     def _state(self, token_id: str) -> _Status:
         return self._status.setdefault(token_id, _Status())
 
