@@ -26,7 +26,7 @@ from oauth_helpers import (
     write_config,
 )
 
-from ccm_tui.events import AttemptFailed
+from ccm_tui.events import AttemptFailed, BreakerState
 from ccm_tui.masking import mask
 from ccm_tui.sim import Simulator
 
@@ -212,6 +212,7 @@ async def test_expired_401s_that_a_refresh_mends_do_not_open_the_breaker(
 
     assert {text_of(r) for r in await asyncio.gather(*first)} == {sim.text(NAME)}
     assert text_of(later) == sim.text(NAME)
+    assert gateway.proxy.breaker(NAME).peek_state() is BreakerState.CLOSED
 
 
 async def test_a_new_login_after_a_dead_refresh_token_is_used_at_once_and_clears_the_failure(
