@@ -122,7 +122,7 @@ async def amain(args: argparse.Namespace) -> dict[str, Any]:
         app = CcmApp(
             gateway.state,
             gateway.bus,
-            LocalControl(gateway.proxy),
+            LocalControl(gateway.proxy.actions),
             themes=load_themes(),
             theme="ccm-dark",
             source=f"serving {url}",

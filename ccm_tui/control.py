@@ -1,51 +1,52 @@
 """The commands a monitor sends to a proxy, the same whether it runs in-process or remotely.
 
-The TUI only sees `ProxyControl`: `LocalControl` calls the `Proxy` it runs beside,
-`RemoteControl` calls the admin endpoints of a proxy started elsewhere (`ccm-tui attach`).
-Both answer with the proxy's own message or raise `ControlError` with one a person can
-act on, so a key press behaves the same in both modes.
+The TUI only sees `ProxyControl`: `LocalControl` calls the actions of the `Proxy` it runs
+beside, `RemoteControl` the admin endpoints of a proxy started elsewhere (`ccm-tui
+attach`). Both answer with the proxy's own message or raise `ActionRefused` with the same
+`Refusal` code and words, so a key press behaves the same in both modes.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from contextlib import contextmanager
-from typing import TYPE_CHECKING, Any, Protocol
+import secrets
+from typing import Any, Protocol
 from urllib.parse import quote, urlsplit, urlunsplit
 
 import httpx
 
-from ccm_tui.config import ConfigError
+from ccm_tui.actions import (
+    ORIGIN_HEADER,
+    Action,
+    ActionRefused,
+    ProxyActions,
+    Refusal,
+    provider_named,
+)
 from ccm_tui.masking import mask_text
-
-if TYPE_CHECKING:
-    from ccm_tui.proxy.app import Proxy
 
 KEY_HEADER = "x-ccm-key"
 # Deriving a key may wait on the upstream's OAuth endpoints; the rest answer at once.
 ACTION_TIMEOUT = httpx.Timeout(30.0, connect=5.0)
 
 
-class ControlError(Exception):
-    """An action was refused or could not be delivered; the message says why."""
-
-    def __init__(self, message: str) -> None:
-        super().__init__(message)
-        self.message = message
-
-
 class ProxyControl(Protocol):
     """What the monitor may change on the proxy it shows."""
 
-    async def set_enabled(self, name: str, enabled: bool) -> str: ...
+    @property
+    def origin(self) -> str:
+        """This control's id: the proxy's notices of the actions it asked for carry it."""
+        ...
 
-    async def reset(self, name: str) -> str: ...
+    async def run(self, action: Action, provider: str | None = None) -> str:
+        """Does `action` (on `provider`, for all but RELOAD) and returns the proxy's answer.
+        Raises ActionRefused: UNKNOWN_PROVIDER, NOT_APPLICABLE (no OAuth login, no config
+        file), SWITCH_REFUSED (e.g. no org:create_api_key scope), CONFIG_INVALID,
+        UNAVAILABLE (no token manager; the proxy not reachable), UNAUTHORIZED."""
+        ...
 
-    async def derive_key(self, name: str) -> str: ...
 
-    async def use_oauth(self, name: str) -> str: ...
-
-    async def reload(self) -> str: ...
+def new_origin() -> str:
+    return secrets.token_hex(6)
 
 
 # -- URLs ------------------------------------------------------------------------------------
@@ -112,60 +113,38 @@ def describe_transport_error(err: httpx.TransportError) -> str:
     return mask_text(text)
 
 
-def server_message(response: httpx.Response) -> str:
-    """The message from an admin answer: `{"ok", "message"}` or an Anthropic error body."""
+def read_answer(response: httpx.Response) -> tuple[Any, str]:
+    """An admin answer, parsed (None when it is not JSON), and its message: from
+    `{"ok", "message"}` or an Anthropic error body."""
     try:
         body: Any = response.json()
     except ValueError:
-        return mask_text(response.text.strip()[:200])
+        return None, mask_text(response.text.strip()[:200])
     if isinstance(body, dict):
         if isinstance(body.get("message"), str):
-            return mask_text(body["message"])
+            return body, mask_text(body["message"])
         error = body.get("error")
         if isinstance(error, dict) and isinstance(error.get("message"), str):
-            return mask_text(error["message"])
-    return mask_text(str(body)[:200])
+            return body, mask_text(error["message"])
+    return body, mask_text(str(body)[:200])
+
+
+def server_message(response: httpx.Response) -> str:
+    return read_answer(response)[1]
 
 
 # -- in-process ------------------------------------------------------------------------------
 
 
 class LocalControl:
-    """Calls the Proxy directly, with the admin API's error mapping."""
+    """Runs the actions of the proxy in this process."""
 
-    def __init__(self, proxy: Proxy) -> None:
-        self.proxy = proxy
+    def __init__(self, actions: ProxyActions) -> None:
+        self.actions = actions
+        self.origin = new_origin()
 
-    async def set_enabled(self, name: str, enabled: bool) -> str:
-        with _as_control_error():
-            return self.proxy.set_enabled(name, enabled)
-
-    async def reset(self, name: str) -> str:
-        with _as_control_error():
-            return self.proxy.reset_counters(name)
-
-    async def derive_key(self, name: str) -> str:
-        with _as_control_error():
-            return await self.proxy.switch_to_derived(name)
-
-    async def use_oauth(self, name: str) -> str:
-        with _as_control_error():
-            return await self.proxy.switch_to_oauth(name)
-
-    async def reload(self) -> str:
-        with _as_control_error():
-            return self.proxy.reload()
-
-
-@contextmanager
-def _as_control_error() -> Iterator[None]:
-    """Maps the proxy's refusals to ControlError exactly as admin.py maps them to HTTP."""
-    try:
-        yield
-    except KeyError as err:
-        raise ControlError(mask_text(str(err.args[0]) if err.args else str(err))) from err
-    except (ConfigError, ValueError) as err:
-        raise ControlError(mask_text(str(err))) from err
+    async def run(self, action: Action, provider: str | None = None) -> str:
+        return await self.actions.run(action, provider, self.origin)
 
 
 # -- over HTTP -------------------------------------------------------------------------------
@@ -175,17 +154,23 @@ class RemoteControl:
     """Calls `POST /_ccm/...` on a proxy elsewhere; the key goes as `x-ccm-key`."""
 
     def __init__(
-        self, url: str, key: str | None = None, client: httpx.AsyncClient | None = None
+        self,
+        url: str,
+        key: str | None = None,
+        client: httpx.AsyncClient | None = None,
+        timeout: httpx.Timeout = ACTION_TIMEOUT,
     ) -> None:
         self.url = normalize_url(url)
         self.key = key
+        self.timeout = timeout
+        self.origin = new_origin()
         self._client = client
         self._owns_client = client is None
 
     @property
     def client(self) -> httpx.AsyncClient:
         if self._client is None:
-            self._client = httpx.AsyncClient(timeout=ACTION_TIMEOUT)
+            self._client = httpx.AsyncClient(timeout=self.timeout)
         return self._client
 
     async def aclose(self) -> None:
@@ -193,40 +178,42 @@ class RemoteControl:
             await self._client.aclose()
             self._client = None
 
-    async def set_enabled(self, name: str, enabled: bool) -> str:
-        return await self._provider(name, "enable" if enabled else "disable")
-
-    async def reset(self, name: str) -> str:
-        return await self._provider(name, "reset")
-
-    async def derive_key(self, name: str) -> str:
-        return await self._provider(name, "derive-key")
-
-    async def use_oauth(self, name: str) -> str:
-        return await self._provider(name, "use-oauth")
-
-    async def reload(self) -> str:
-        return await self._post("/_ccm/reload")
-
-    async def _provider(self, name: str, action: str) -> str:
-        return await self._post(f"/_ccm/providers/{quote(name, safe='')}/{action}")
+    async def run(self, action: Action, provider: str | None = None) -> str:
+        if action is Action.RELOAD:
+            return await self._post("/_ccm/reload")
+        name = quote(provider_named(action, provider), safe="")
+        return await self._post(f"/_ccm/providers/{name}/{action.value}")
 
     async def _post(self, path: str) -> str:
         shown = display_url(self.url)
-        headers = {KEY_HEADER: self.key} if self.key else {}
+        headers = {ORIGIN_HEADER: self.origin}
+        if self.key:
+            headers[KEY_HEADER] = self.key
         try:
             response = await self.client.post(
-                self.url + path, headers=headers, timeout=ACTION_TIMEOUT
+                self.url + path, headers=headers, timeout=self.timeout
             )
         except httpx.TransportError as err:
-            raise ControlError(
-                f"proxy at {shown} is not reachable: {describe_transport_error(err)}"
+            raise ActionRefused(
+                Refusal.UNAVAILABLE,
+                f"proxy at {shown} is not reachable: {describe_transport_error(err)}",
             ) from None
         if response.status_code == 401:
-            raise ControlError(f"proxy at {refused_key(shown, self.key)}")
-        message = server_message(response)
+            raise ActionRefused(Refusal.UNAUTHORIZED, f"proxy at {refused_key(shown, self.key)}")
+        body, message = read_answer(response)
         if response.is_success:
             return message
-        if response.status_code in (404, 409, 422):
-            raise ControlError(message)
-        raise ControlError(f"proxy at {shown} answered {response.status_code}: {message}")
+        refusal = _refusal_of(body)
+        if refusal is not None:
+            raise ActionRefused(refusal, message)
+        raise ActionRefused(
+            Refusal.UNAVAILABLE, f"proxy at {shown} answered {response.status_code}: {message}"
+        )
+
+
+def _refusal_of(body: Any) -> Refusal | None:
+    """The refusal code of an admin answer, if it has one this version knows."""
+    try:
+        return Refusal(body["refusal"])
+    except (TypeError, KeyError, ValueError):
+        return None

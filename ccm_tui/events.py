@@ -220,6 +220,10 @@ class Notice:
     level: Level
     message: str
     at: float
+    # The control that asked for what this tells (its `ProxyControl.origin`), so the
+    # monitor that asked, which has the answer already, can leave it out; "" when nobody
+    # asked (an automatic switch, a refresh that failed).
+    origin: str = ""
 
 
 @dataclass(frozen=True, slots=True)

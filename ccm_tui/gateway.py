@@ -12,7 +12,6 @@ from ccm_tui.events import EventBus
 from ccm_tui.monitor import MonitorState
 from ccm_tui.paths import default_token_store_path
 from ccm_tui.proxy.app import Proxy
-from ccm_tui.proxy.credentials import Credentials
 
 
 class Gateway:
@@ -38,7 +37,7 @@ class Gateway:
             refresh_margin_s,
             claude_code_path=claude_code_path,
         )
-        self.proxy = Proxy(config, self.bus, self.state, Credentials(self.tokens))
+        self.proxy = Proxy(config, self.bus, self.state, self.tokens)
 
     async def start(self, host: str | None = None, port: int | None = None) -> str:
         url = await self.proxy.start(host, port)

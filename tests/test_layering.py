@@ -14,13 +14,17 @@ CORE = [
     "ccm_tui.proxy.app",
     "ccm_tui.proxy.admin",
     "ccm_tui.proxy.forward",
+    "ccm_tui.proxy.guard",
+    "ccm_tui.proxy.relay",
+    "ccm_tui.proxy.upstreams",
+    "ccm_tui.providers.formats",
     "ccm_tui.providers.anthropic",
     "ccm_tui.auth.store",
     "ccm_tui.auth.oauth",
     "ccm_tui.sim",
     "ccm_tui.control",
     "ccm_tui.attach",
-    "ccm_tui.keyswitch",
+    "ccm_tui.actions",
 ]
 
 

@@ -1,53 +1,55 @@
-"""`/_ccm/*`: the proxy's state and event stream for watchers, and its switches.
+"""`/_ccm/*`: the proxy's state and event stream for watchers, and its actions.
 
 `ccm-tui attach` uses exactly these, so a TUI in another terminal (or on another
-machine) can do everything the local one can.
+machine) can do everything the local one can. An action answers
+`{"ok": true, "message": ...}`, or `{"ok": false, "refusal": CODE, "message": ...}` with
+the refusal's status; the guard in front of every route checks the proxy key.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
-from typing import TYPE_CHECKING
+import re
 
 import orjson
 from aiohttp import web
 
-from ccm_tui.config import ConfigError
-from ccm_tui.events import event_to_dict
+from ccm_tui.actions import ORIGIN_HEADER, Action, ActionRefused, ProxyActions
+from ccm_tui.events import EventBus, event_to_dict
+from ccm_tui.monitor import MonitorState
 from ccm_tui.proxy.errors import error_response
-
-if TYPE_CHECKING:
-    from ccm_tui.proxy.app import Proxy
 
 KEEPALIVE_S = 15.0
 EVENTS_QUEUE = 20_000
+_ORIGIN = re.compile(r"[A-Za-z0-9_-]{1,64}")
+PROVIDER_ACTIONS = frozenset(a.value for a in Action if a.per_provider)
 
 
 def _json(data: object, status: int = 200) -> web.Response:
     return web.Response(status=status, body=orjson.dumps(data), content_type="application/json")
 
 
-def add_admin_routes(app: web.Application, proxy: Proxy) -> None:
-    from ccm_tui.proxy.app import PROXY_KEY_HELP, authorized
+def origin_of(request: web.Request) -> str:
+    """Who asked, as the control said; anything else than a short token is not kept."""
+    origin = request.headers.get(ORIGIN_HEADER, "")
+    return origin if _ORIGIN.fullmatch(origin) else "admin-api"
 
-    def guard(request: web.Request) -> web.Response | None:
-        return None if authorized(proxy, request) else error_response(401, PROXY_KEY_HELP)
 
+def add_admin_routes(
+    app: web.Application, bus: EventBus, state: MonitorState, actions: ProxyActions
+) -> None:
     def snapshot() -> dict[str, object]:
-        proxy.state.dropped_events = proxy.bus.dropped
-        return proxy.state.snapshot()
+        state.dropped_events = bus.dropped
+        return state.snapshot()
 
-    async def state(request: web.Request) -> web.Response:
-        return guard(request) or _json(snapshot())
+    async def state_route(request: web.Request) -> web.Response:
+        return _json(snapshot())
 
     streams: set[asyncio.Task[object]] = set()
 
     async def events(request: web.Request) -> web.StreamResponse:
-        refused = guard(request)
-        if refused is not None:
-            return refused
-        subscription = proxy.bus.subscribe(EVENTS_QUEUE)
+        subscription = bus.subscribe(EVENTS_QUEUE)
         # Taken before anything can yield, so no event is both in it and on the stream.
         first = b"event: snapshot\ndata: " + orjson.dumps(snapshot()) + b"\n\n"
         response = web.StreamResponse(
@@ -88,45 +90,25 @@ def add_admin_routes(app: web.Application, proxy: Proxy) -> None:
         for task in list(streams):
             task.cancel()
 
-    async def provider_action(request: web.Request) -> web.Response:
-        refused = guard(request)
-        if refused is not None:
-            return refused
-        name = request.match_info["name"]
-        action = request.match_info["action"]
+    async def act(request: web.Request, action: Action, name: str | None) -> web.Response:
         try:
-            if action == "enable":
-                message = proxy.set_enabled(name, True)
-            elif action == "disable":
-                message = proxy.set_enabled(name, False)
-            elif action == "reset":
-                message = proxy.reset_counters(name)
-            elif action == "derive-key":
-                message = await proxy.switch_to_derived(name)
-            elif action == "use-oauth":
-                message = await proxy.switch_to_oauth(name)
-            else:
-                return error_response(404, f"unknown action {action}")
-        except KeyError as err:
-            return error_response(404, str(err.args[0]))
-        except ValueError as err:
-            return _json({"ok": False, "message": str(err)}, status=409)
+            message = await actions.run(action, name, origin_of(request))
+        except ActionRefused as refused:
+            body = {"ok": False, "refusal": refused.refusal.value, "message": refused.message}
+            return _json(body, status=refused.refusal.status)
         return _json({"ok": True, "message": message})
+
+    async def provider_action(request: web.Request) -> web.Response:
+        name = request.match_info["action"]
+        if name not in PROVIDER_ACTIONS:
+            return error_response(404, f"unknown action {name}")
+        return await act(request, Action(name), request.match_info["name"])
 
     async def reload(request: web.Request) -> web.Response:
-        refused = guard(request)
-        if refused is not None:
-            return refused
-        try:
-            message = proxy.reload()
-        except ConfigError as err:
-            return _json({"ok": False, "message": str(err)}, status=422)
-        except ValueError as err:
-            return _json({"ok": False, "message": str(err)}, status=409)
-        return _json({"ok": True, "message": message})
+        return await act(request, Action.RELOAD, None)
 
     app.on_shutdown.append(end_streams)
-    app.router.add_get("/_ccm/state", state)
+    app.router.add_get("/_ccm/state", state_route)
     app.router.add_get("/_ccm/events", events)
     app.router.add_post("/_ccm/providers/{name}/{action}", provider_action)
     app.router.add_post("/_ccm/reload", reload)

@@ -1,41 +1,33 @@
-"""The proxy process: its aiohttp app, its upstream session, breakers and provider switches.
+"""The proxy server: its lifecycle and its routes.
 
-`Proxy` is what `ccm-tui serve`, the TUI and the tests all run. It holds the state that
-changes at run time (enabled providers, breakers, the config after a reload) and the one
-`EventBus` every watcher subscribes to.
+`Proxy` is what `ccm-tui serve`, the TUI and the tests all run. It puts together the one
+`EventBus` every watcher subscribes to, the providers' run-time state (`Upstreams`), the
+actions on them (`ProxyActions`) and the forwarder, and serves them behind the guard.
 """
 
 from __future__ import annotations
 
 import errno
-import hmac
 import time
 from datetime import UTC, datetime
-from pathlib import Path
 
 import aiohttp
 import orjson
 from aiohttp import web
 
 from ccm_tui import __version__
-from ccm_tui.config import Config, is_loopback, load_config
-from ccm_tui.events import (
-    Event,
-    EventBus,
-    Failure,
-    Level,
-    Notice,
-    ProviderCountersReset,
-    ProviderStateChanged,
-)
+from ccm_tui.actions import ProxyActions
+from ccm_tui.auth import TokenManager
+from ccm_tui.config import Config, is_loopback
+from ccm_tui.events import EventBus
 from ccm_tui.monitor import MonitorState
 from ccm_tui.proxy.admin import add_admin_routes
 from ccm_tui.proxy.body import BodyError, parse_body
-from ccm_tui.proxy.breaker import Breaker
-from ccm_tui.proxy.credentials import Credentials
 from ccm_tui.proxy.errors import error_response
 from ccm_tui.proxy.forward import Forwarder
+from ccm_tui.proxy.guard import admission
 from ccm_tui.proxy.routing import RoutingError, route
+from ccm_tui.proxy.upstreams import Upstreams
 
 MAX_BODY = 64 * 1024 * 1024  # the Messages API takes up to 32 MB
 
@@ -50,31 +42,33 @@ class Proxy:
         config: Config,
         bus: EventBus | None = None,
         state: MonitorState | None = None,
-        credentials: Credentials | None = None,
+        tokens: TokenManager | None = None,
     ) -> None:
-        self.config = config
         self.bus = bus or EventBus()
         self.state = state or MonitorState(history=config.tui.history)
-        self.bus.add_listener(self._fold)
-        self.credentials = credentials or Credentials()
-        self.credentials.bind(self)
-        self.forwarder = Forwarder(self)
-        self._breakers: dict[str, Breaker] = {}
-        self._enabled: dict[str, bool] = {}
+        self.state.history = config.tui.history
+        self.bus.add_listener(self.state.apply)
+        self.upstreams = Upstreams(config, self.bus, tokens)
+        self.actions = ProxyActions(self.upstreams, self.bus, self.state)
+        self._forwarder: Forwarder | None = None
         self._session: aiohttp.ClientSession | None = None
         self._runner: web.AppRunner | None = None
         self.started_at = time.time()
         self.url = ""
         self.app = build_app(self)
-        self._apply_config(config)
+
+    @property
+    def config(self) -> Config:
+        """The config in force (a reload or a key switch replaces it)."""
+        return self.upstreams.config
 
     # -- lifecycle --------------------------------------------------------------------------
 
     @property
-    def session(self) -> aiohttp.ClientSession:
-        if self._session is None:
+    def forwarder(self) -> Forwarder:
+        if self._forwarder is None:
             raise RuntimeError("the proxy is not started")
-        return self._session
+        return self._forwarder
 
     async def start(self, host: str | None = None, port: int | None = None) -> str:
         host = host or self.config.server.host
@@ -91,6 +85,9 @@ class Proxy:
             timeout=aiohttp.ClientTimeout(total=None, sock_connect=timeouts.connect_ms / 1000),
             skip_auto_headers=("User-Agent",),
             auto_decompress=True,
+        )
+        self._forwarder = Forwarder(
+            self.upstreams, self.bus, self._session, self.actions.switch_automatically
         )
         self._runner = web.AppRunner(
             self.app, handler_cancellation=True, access_log=None, shutdown_timeout=3.0
@@ -111,143 +108,27 @@ class Proxy:
         shown = f"[{bound[0]}]" if ":" in bound[0] else bound[0]
         self.url = f"http://{shown}:{bound[1]}"
         self.started_at = time.time()
-        for provider in self.config.providers:
-            self.publish_provider(provider.name)
+        self.upstreams.publish_all()
         return self.url
 
     async def stop(self) -> None:
         if self._runner is not None:
             await self._runner.cleanup()
             self._runner = None
+        await self.actions.close()  # a key switch's pending save
         if self._session is not None:
             await self._session.close()
             self._session = None
 
-    # -- runtime state ----------------------------------------------------------------------
 
-    def _fold(self, event: Event) -> None:
-        self.state.apply(event)
-
-    def _apply_config(self, config: Config) -> None:
-        self.config = config
-        self.state.history = config.tui.history
-        breaker = config.breaker
-        self._breakers = {
-            p.name: self._breakers.get(p.name) or Breaker(breaker.failures, breaker.cooldown_s)
-            for p in config.providers
-        }
-        for b in self._breakers.values():
-            b.failures_to_open, b.cooldown_s = breaker.failures, breaker.cooldown_s
-        self._enabled = {p.name: p.enabled for p in config.providers}
-        self.credentials.configure(config)
-
-    def apply_provider_change(self, config: Config, name: str) -> None:
-        """One provider's settings changed (the derived-key switch); nothing else resets."""
-        self.config = config
-        self.credentials.configure(config)
-        self.publish_provider(name)
-
-    def breaker(self, name: str) -> Breaker:
-        return self._breakers[name]
-
-    def is_enabled(self, name: str) -> bool:
-        return self._enabled.get(name, False)
-
-    def record(self, name: str, failure: Failure, retry_after_s: float | None) -> None:
-        breaker = self._breakers.get(name)
-        if breaker is not None and breaker.record(failure, retry_after_s):
-            self.publish_provider(name)
-
-    def publish_provider(self, name: str) -> None:
-        provider = self.config.provider(name)
-        breaker = self._breakers.get(name)
-        if provider is None or breaker is None:
-            return
-        self.bus.publish(
-            ProviderStateChanged(
-                provider=name,
-                enabled=self.is_enabled(name),
-                breaker=breaker.peek_state(),
-                breaker_until=breaker.until_wall(),
-                consecutive_failures=breaker.consecutive,
-                auth=self.credentials.mode(provider),
-            )
-        )
-
-    def notice(self, level: Level, message: str) -> None:
-        self.bus.publish(Notice(level, message, time.time()))
-
-    # -- actions (the TUI and the admin API call these) -------------------------------------
-
-    def require_provider(self, name: str) -> None:
-        if self.config.provider(name) is None:
-            known = ", ".join(p.name for p in self.config.providers)
-            raise KeyError(f"no provider named {name} (configured: {known})")
-
-    def set_enabled(self, name: str, enabled: bool) -> str:
-        self.require_provider(name)
-        self._enabled[name] = enabled
-        self.publish_provider(name)
-        return f"{name} {'enabled' if enabled else 'disabled'}"
-
-    def reset_counters(self, name: str) -> str:
-        self.require_provider(name)
-        self._breakers[name].reset()
-        self.bus.publish(ProviderCountersReset(name))
-        self.publish_provider(name)
-        return f"{name}: counters reset, breaker closed"
-
-    async def switch_to_derived(self, name: str) -> str:
-        self.require_provider(name)
-        return await self.credentials.switch_to_derived(name)
-
-    async def switch_to_oauth(self, name: str) -> str:
-        self.require_provider(name)
-        return await self.credentials.switch_to_oauth(name)
-
-    def reload(self, path: Path | None = None) -> str:
-        """Re-reads config.toml; a bad file is reported and the running config kept."""
-        path = path or self.config.path
-        if path is None:
-            raise ValueError("this proxy was not started from a config file")
-        new = load_config(path)  # raises ConfigError; the caller reports it
-        server = self.config.server
-        self._apply_config(new)
-        for provider in new.providers:
-            self.publish_provider(provider.name)
-        changed = (new.server.host, new.server.port) != (server.host, server.port)
-        note = " (host/port changes take effect on restart)" if changed else ""
-        self.notice(Level.INFO, f"config reloaded{note}")
-        return f"config reloaded{note}"
-
-
-# -- handlers --------------------------------------------------------------------------------
-
-PROXY_KEY_HELP = (
-    "ccm-tui: missing or wrong proxy key. Send server.api_key as x-api-key, "
-    "Authorization: Bearer, or x-ccm-key."
-)
-
-
-def authorized(proxy: Proxy, request: web.Request) -> bool:
-    key = proxy.config.server.api_key
-    if not key:
-        return True
-    expected = key.encode()
-    headers = request.headers
-    bearer = headers.get("Authorization", "")
-    for value in (
-        headers.get("x-ccm-key"),
-        headers.get("x-api-key"),
-        bearer[7:] if bearer[:7].lower() == "bearer " else None,
-    ):
-        if value and hmac.compare_digest(value.encode(), expected):
-            return True
-    return False
+# -- routes ----------------------------------------------------------------------------------
 
 
 def build_app(proxy: Proxy) -> web.Application:
-    app = web.Application(client_max_size=MAX_BODY)
+    app = web.Application(
+        client_max_size=MAX_BODY,
+        middlewares=[admission(lambda: proxy.config.server.api_key)],
+    )
 
     async def messages(request: web.Request) -> web.StreamResponse:
         return await _inference(request, count_tokens=False)
@@ -256,8 +137,6 @@ def build_app(proxy: Proxy) -> web.Application:
         return await _inference(request, count_tokens=True)
 
     async def _inference(request: web.Request, count_tokens: bool) -> web.StreamResponse:
-        if not authorized(proxy, request):
-            return error_response(401, PROXY_KEY_HELP)
         try:
             raw = await request.read()
         except web.HTTPRequestEntityTooLarge:
@@ -269,13 +148,11 @@ def build_app(proxy: Proxy) -> web.Application:
             return error_response(400, str(err))
         except RoutingError as err:
             return error_response(err.status, err.message)
-        return await proxy.forwarder.forward(
-            request, raw, body, decision, count_tokens=count_tokens
-        )
+        forwarder = proxy.forwarder
+        forward = forwarder.count_tokens if count_tokens else forwarder.messages
+        return await forward(request, raw, body, decision)
 
     async def models(request: web.Request) -> web.Response:
-        if not authorized(proxy, request):
-            return error_response(401, PROXY_KEY_HELP)
         config = proxy.config
         names = [m.name for m in config.models]
         names += [n for p in config.providers for n in p.models if n not in names]
@@ -320,6 +197,6 @@ def build_app(proxy: Proxy) -> web.Application:
     app.router.add_route("HEAD", "/", probe)
     app.router.add_route("HEAD", "/api/hello", probe)
     app.router.add_get("/health", health)
-    add_admin_routes(app, proxy)
+    add_admin_routes(app, proxy.bus, proxy.state, proxy.actions)
     app.router.add_route("*", "/{tail:.*}", not_found)
     return app

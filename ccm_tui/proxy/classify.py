@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import email.utils
 import time
+from typing import Any
 
 import aiohttp
 import orjson
@@ -18,19 +19,20 @@ CLAUDE_CODE_ONLY = "only authorized for use with Claude Code"
 MAX_RETRY_AFTER_S = 3600.0
 
 
-def error_message(body: bytes) -> str:
-    """The `error.message` of an Anthropic error body, or a short printable excerpt."""
+def read_error(body: bytes) -> tuple[Any, str]:
+    """An upstream error body, parsed (None when it is not JSON), and its message: the
+    `error.message` of an Anthropic error, or a short printable excerpt."""
     try:
         data = orjson.loads(body)
-        error = data.get("error") if isinstance(data, dict) else None
-        if isinstance(error, dict) and isinstance(error.get("message"), str):
-            return mask_text(error["message"])
-        if isinstance(error, str):  # OAuth-style {"error": "...", "error_description": "..."}
-            return mask_text(str(data.get("error_description") or error))
-    except (orjson.JSONDecodeError, TypeError, AttributeError):
-        pass
+    except orjson.JSONDecodeError:
+        data = None
+    error = data.get("error") if isinstance(data, dict) else None
+    if isinstance(error, dict) and isinstance(error.get("message"), str):
+        return data, mask_text(error["message"])
+    if isinstance(error, str):  # OAuth-style {"error": "...", "error_description": "..."}
+        return data, mask_text(str(data.get("error_description") or error))
     text = body[:300].decode("utf-8", "replace").strip()
-    return mask_text(text) or "(empty body)"
+    return data, mask_text(text) or "(empty body)"
 
 
 def classify_status(status: int, message: str) -> Failure:

@@ -1,26 +1,24 @@
-"""Which credential a provider sends for an attempt, and whether a failure can be mended.
+"""Which credential a provider sends for an attempt, and what a failure says about it.
 
-apikey and passthrough are fixed. oauth and the derived key come from the token manager:
-a 401 "expired" earns a refresh and one retry on the same provider, a derived key refused
-with 401 is re-derived once, and a provider with `auto_derive_api_key` switches itself to
-its derived key when the upstream says the token is for Claude Code only.
+apikey and passthrough are fixed. oauth and the derived key come from the token manager.
+After a failed attempt the resolver gives a verdict: a 401 "expired" earns a refreshed
+token and a derived key refused with 401 a new one (RETRY: the same provider once more);
+a provider with `auto_derive_api_key` refused with the Claude-Code-only 400 should move
+to its derived key (SWITCH: the resolver does not change any configuration itself);
+anything else is the provider's failure (GIVE_UP).
 """
 
 from __future__ import annotations
 
+import enum
 import logging
 import time
-from typing import TYPE_CHECKING
+from collections.abc import Iterable
 
-from ccm_tui import keyswitch
-from ccm_tui.auth import OAuthError, ScopeRefused, TokenManager
-from ccm_tui.config import Config, ProviderConfig
-from ccm_tui.events import AuthMode, Failure, Level
+from ccm_tui.auth import OAuthError, TokenManager
+from ccm_tui.config import ProviderConfig
+from ccm_tui.events import AuthMode, Failure
 from ccm_tui.providers.anthropic import Credential
-
-if TYPE_CHECKING:
-    from ccm_tui.proxy.app import Proxy
-    from ccm_tui.proxy.forward import Outcome
 
 log = logging.getLogger(__name__)
 
@@ -36,48 +34,51 @@ class CredentialUnavailable(Exception):
         self.message = message
 
 
+class Verdict(enum.Enum):
+    RETRY = "retry"  # the credential was renewed: try the same provider once more
+    SWITCH = "switch"  # move the provider to its derived key, then try it once more
+    GIVE_UP = "give_up"  # the failure stands: on to the next candidate
+
+
+def mode_of(provider: ProviderConfig) -> AuthMode:
+    """The credential kind the provider uses now (for display)."""
+    if provider.auth_type is AuthMode.OAUTH and provider.use_derived_key:
+        return AuthMode.DERIVED_KEY
+    return provider.auth_type
+
+
 class Credentials:
     def __init__(self, tokens: TokenManager | None = None) -> None:
         self.tokens = tokens
-        self._proxy: Proxy | None = None
         # Providers whose automatic switch was refused (no org:create_api_key), with the
         # token that was refused: asking again with it on every Claude-Code-only 400 would
         # only repeat the refusal, but a new login (`login --console`) deserves a new try.
-        self._auto_refused: dict[str, str] = {}
+        self._switch_refused: dict[str, str] = {}
         # The key each token's last re-derivation gave, and when: an upstream that refuses
         # even a brand-new key would otherwise get a new key minted on every request.
         self._rederived: dict[str, tuple[str, float]] = {}
 
-    def bind(self, proxy: Proxy) -> None:
-        self._proxy = proxy
-
-    def configure(self, config: Config) -> None:
-        """A new config (start, reload, a switch): which tokens are in use, and how."""
+    def configure(self, providers: Iterable[ProviderConfig]) -> None:
+        """A new config (start, reload): which tokens are in use, and how."""
         if self.tokens is not None:
-            self.tokens.set_providers(config.providers)
+            self.tokens.set_providers(tuple(providers))
 
-    def mode(self, provider: ProviderConfig) -> AuthMode:
-        """The credential kind the provider uses now (for display)."""
-        if provider.auth_type is AuthMode.OAUTH and provider.use_derived_key:
-            return AuthMode.DERIVED_KEY
-        return provider.auth_type
+    def forget(self, name: str) -> None:
+        """The provider's credential choice changed: a past refusal says nothing now."""
+        self._switch_refused.pop(name, None)
 
-    def _current(self, provider: ProviderConfig) -> ProviderConfig:
-        """The provider as configured now: a request routed before a switch (the automatic
-        one in `recover`, or `k`/derive-key meanwhile) must use the new choice on its retry."""
-        if self._proxy is None:
-            return provider
-        return self._proxy.config.provider(provider.name) or provider
+    def switch_refused(self, name: str, secret: str | None) -> None:
+        if secret is not None:
+            self._switch_refused[name] = secret
 
     async def credential(self, provider: ProviderConfig) -> Credential:
-        provider = self._current(provider)
         if provider.auth_type is AuthMode.APIKEY:
             if not provider.api_key:
                 raise CredentialUnavailable(AuthMode.APIKEY, "no api_key configured")
             return Credential(AuthMode.APIKEY, provider.api_key)
         if provider.auth_type is AuthMode.PASSTHROUGH:
             return Credential(AuthMode.PASSTHROUGH)
-        mode = self.mode(provider)
+        mode = mode_of(provider)
         token_id = provider.oauth_provider or provider.name
         if self.tokens is None:
             raise CredentialUnavailable(mode, "OAuth providers need the token manager")
@@ -89,72 +90,35 @@ class Credentials:
         except OAuthError as err:
             raise CredentialUnavailable(mode, str(err)) from None
 
-    async def recover(
-        self, provider: ProviderConfig, credential: Credential, outcome: Outcome
-    ) -> bool:
-        """Whether to retry the same provider (its credential was renewed)."""
+    async def verdict(
+        self, provider: ProviderConfig, credential: Credential, failure: Failure, status: int | None
+    ) -> Verdict:
+        """What the failure of an attempt made with `credential` calls for. Renewing a
+        token is the token manager's (single-flight) and happens here."""
         token_id, secret = credential.token_id, credential.secret
         if self.tokens is None or token_id is None or secret is None:
-            return False
+            return Verdict.GIVE_UP
         try:
-            if outcome.status == 401 and credential.mode is AuthMode.OAUTH:
+            if status == 401 and credential.mode is AuthMode.OAUTH:
                 await self.tokens.after_unauthorized(token_id, secret)
-                return True
-            if outcome.status == 401 and credential.mode is AuthMode.DERIVED_KEY:
+                return Verdict.RETRY
+            if status == 401 and credential.mode is AuthMode.DERIVED_KEY:
                 last = self._rederived.get(token_id)
                 now = time.monotonic()
                 if last is not None and last[0] == secret and now - last[1] < REDERIVE_QUIET_S:
                     log.warning("%s: a freshly derived key was refused too", provider.name)
-                    return False
+                    return Verdict.GIVE_UP
                 key = await self.tokens.rederive(token_id, provider.name, secret)
                 self._rederived[token_id] = (key, now)
-                return True
+                return Verdict.RETRY
         except OAuthError as err:
             log.warning("%s: could not renew its credential: %s", provider.name, err)
-            return False
+            return Verdict.GIVE_UP
         if (
-            outcome.failure is Failure.OAUTH_SCOPE
+            failure is Failure.OAUTH_SCOPE
             and credential.mode is AuthMode.OAUTH
             and provider.auto_derive_api_key
-            and self._auto_refused.get(provider.name) != secret
+            and self._switch_refused.get(provider.name) != secret
         ):
-            try:
-                await self.switch_to_derived(provider.name)
-            except ValueError as err:
-                self._auto_refused[provider.name] = secret
-                log.warning("%s: automatic switch to a derived key failed: %s", provider.name, err)
-                return False
-            return True
-        return False
-
-    # -- the derived-key switch -------------------------------------------------------------
-
-    def _require(self, name: str) -> tuple[Proxy, TokenManager]:
-        if self._proxy is None:
-            raise RuntimeError("Credentials.bind() was not called")
-        keyswitch.oauth_provider(self._proxy.config, name)  # names the problem first
-        if self.tokens is None:
-            raise ValueError("this proxy has no token manager: OAuth switches are unavailable")
-        return self._proxy, self.tokens
-
-    async def switch_to_derived(self, name: str) -> str:
-        """Raises ValueError with a message for the user (the provider stays on OAuth)."""
-        proxy, tokens = self._require(name)
-        try:
-            config, message = await keyswitch.switch_to_derived(proxy.config, tokens, name)
-        except ScopeRefused as err:
-            proxy.notice(Level.ERROR, str(err))
-            raise ValueError(str(err)) from None
-        except OAuthError as err:
-            raise ValueError(str(err)) from None
-        self._auto_refused.pop(name, None)
-        proxy.apply_provider_change(config, name)
-        proxy.notice(Level.INFO, message)
-        return message
-
-    async def switch_to_oauth(self, name: str) -> str:
-        proxy, tokens = self._require(name)
-        config, message = keyswitch.switch_to_oauth(proxy.config, tokens, name)
-        proxy.apply_provider_change(config, name)
-        proxy.notice(Level.INFO, message)
-        return message
+            return Verdict.SWITCH
+        return Verdict.GIVE_UP

@@ -23,7 +23,8 @@ from textual.theme import Theme
 from textual.widgets import DataTable, Static, Tab, Tabs
 
 from ccm_tui import humanize as fmt
-from ccm_tui.control import ControlError, ProxyControl
+from ccm_tui.actions import Action, ActionRefused
+from ccm_tui.control import ProxyControl
 from ccm_tui.events import ConnectionChanged, EventBus, Level
 from ccm_tui.heap import settle_heap
 from ccm_tui.monitor import MonitorState
@@ -34,7 +35,7 @@ from ccm_tui.tui.theming import Palette, ThemeSet, fallback_variables, register_
 from ccm_tui.tui.widgets.detail import DetailView
 from ccm_tui.tui.widgets.keybar import KeyBar
 from ccm_tui.tui.widgets.line import TextLine
-from ccm_tui.tui.widgets.providers import ProvidersTable
+from ccm_tui.tui.widgets.providers import ProvidersTable, offered_actions
 from ccm_tui.tui.widgets.requests import RequestsTable
 from ccm_tui.tui.widgets.tokens import TokensTable
 
@@ -47,6 +48,14 @@ PANE_TITLES = {
 }
 WIDE = (120, 32)  # at least this many columns and rows: every pane at once
 PANE_GROUP = Binding.Group("Panes")
+SEVERITY = {Level.INFO: "information", Level.WARNING: "warning", Level.ERROR: "error"}
+PALETTE_TITLES = {  # a provider's actions in the command palette
+    Action.DERIVE_KEY: "Use a derived API key for {}",
+    Action.USE_OAUTH: "Switch {} back to OAuth",
+    Action.ENABLE: "Enable {}",
+    Action.DISABLE: "Disable {}",
+    Action.RESET: "Reset counters of {}",
+}
 
 
 class CcmApp(App[int]):
@@ -92,7 +101,6 @@ class CcmApp(App[int]):
         self.clock = clock
         self.tick_s = tick_s
         self.connection: ConnectionChanged | None = None
-        self._toasts: dict[str, float] = {}
         self.active_pane = "requests"
         self.palette = Palette({})
         self.adapter = BusAdapter(bus, self)
@@ -249,18 +257,10 @@ class CcmApp(App[int]):
         if dirty.connection is not None:
             self._connection_changed(dirty.connection)
         for notice in dirty.notices:
-            severity = {Level.INFO: "information", Level.WARNING: "warning", Level.ERROR: "error"}
-            self.toast(notice.message, severity[notice.level])
+            if notice.origin and notice.origin == self.control.origin:
+                continue  # of an action asked from here: its answer is on screen already
+            self.notify(notice.message, severity=SEVERITY[notice.level], timeout=6, markup=False)  # type: ignore[arg-type]
         self._refresh_chrome()
-
-    def toast(self, message: str, severity: str = "information", timeout: float = 6) -> None:
-        """A notification, once: an action's answer and the proxy's notice of it often match."""
-        now = self.clock()
-        self._toasts = {m: t for m, t in self._toasts.items() if now - t < 10}
-        if message in self._toasts:
-            return
-        self._toasts[message] = now
-        self.notify(message, severity=severity, timeout=timeout, markup=False)  # type: ignore[arg-type]
 
     def _tick(self) -> None:
         with self.batch_update():
@@ -355,8 +355,11 @@ class CcmApp(App[int]):
             ("requests", RequestsTable.BINDINGS),
             ("providers", ProvidersTable.BINDINGS),
         ):
+            listed: set[str | None] = set()
             for binding in bindings:
-                if isinstance(binding, Binding):
+                # One row per id: k and o have a second binding where they do not apply.
+                if isinstance(binding, Binding) and binding.id not in listed:
+                    listed.add(binding.id)
                     key = binding.key_display or binding.key
                     yield where, key, binding.description, binding.id or ""
 
@@ -408,34 +411,22 @@ class CcmApp(App[int]):
         self._refresh_chrome()
 
     def action_reload(self) -> None:
-        self._send("reload", None)
+        self._send(Action.RELOAD, None)
 
-    def on_providers_table_action(self, event: ProvidersTable.Action) -> None:
+    def on_providers_table_action_requested(self, event: ProvidersTable.ActionRequested) -> None:
         self._send(event.action, event.provider)
 
     @work(exclusive=False, group="control")
-    async def _send(self, action: str, provider: str | None) -> None:
-        control = self.control
+    async def _send(self, action: Action, provider: str | None) -> None:
+        """The action's answer, or its refusal, is the one message it gets on screen."""
+        if action is Action.DERIVE_KEY:
+            self.notify(f"{provider}: deriving an API key…", timeout=2, markup=False)
         try:
-            if action == "reload":
-                message = await control.reload()
-            elif provider is None:
-                return
-            elif action in ("enable", "disable"):
-                message = await control.set_enabled(provider, action == "enable")
-            elif action == "reset":
-                message = await control.reset(provider)
-            elif action == "derive-key":
-                self.notify(f"{provider}: deriving an API key…", timeout=2, markup=False)
-                message = await control.derive_key(provider)
-            elif action == "use-oauth":
-                message = await control.use_oauth(provider)
-            else:
-                return
-        except ControlError as err:
-            self.toast(str(err), "error", timeout=12)
+            message = await self.control.run(action, provider)
+        except ActionRefused as refused:
+            self.notify(refused.message, severity="error", timeout=12, markup=False)
             return
-        self.toast(message)
+        self.notify(message, timeout=6, markup=False)
 
     def action_request_quit(self) -> None:
         in_flight = len(self.state.live)
@@ -465,15 +456,9 @@ class CcmApp(App[int]):
                         lambda a=binding.action, t=target: self.run_action(a, t),
                     )
         for name, stats in self.state.providers.items():
-            toggle = "disable" if stats.enabled else "enable"
-            for action, title in (
-                ("derive-key", f"Use a derived API key for {name}"),
-                ("use-oauth", f"Switch {name} back to OAuth"),
-                (toggle, f"{toggle.capitalize()} {name}"),
-                ("reset", f"Reset counters of {name}"),
-            ):
+            for action in offered_actions(stats):
                 yield SystemCommand(
-                    title,
+                    PALETTE_TITLES[action].format(name),
                     f"provider {name}",
                     lambda a=action, n=name: self._send(a, n),
                 )

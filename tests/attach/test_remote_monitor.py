@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import time
 from collections.abc import AsyncIterator
 
 import anthropic
@@ -12,6 +13,7 @@ import pytest
 from aiohttp import web
 from attach_helpers import PROXY_KEY, comparable
 
+from ccm_tui.actions import Action
 from ccm_tui.attach import RemoteMonitor, SseParser
 from ccm_tui.events import (
     ConnectionChanged,
@@ -50,7 +52,7 @@ async def traffic(proxy, sim) -> None:
 
 async def settled(proxy, attached, text: str) -> None:
     """Everything the proxy published so far has reached the attached state (SSE keeps order)."""
-    proxy.notice(Level.INFO, text)
+    proxy.bus.publish(Notice(Level.INFO, text, time.time()))
     await attached.log.wait_for(lambda e: isinstance(e, Notice) and e.message == text)
 
 
@@ -65,8 +67,8 @@ async def test_snapshot_then_live_events_reproduce_the_proxys_state(sim, proxy, 
     assert comparable(attached.state.snapshot()) == comparable(proxy.state.snapshot())
 
     await traffic(proxy, sim)  # after: must arrive as events
-    proxy.reset_counters("secondary")
-    proxy.set_enabled("primary", False)
+    await proxy.actions.run(Action.RESET, "secondary")
+    await proxy.actions.run(Action.DISABLE, "primary")
     await settled(proxy, attached, "marker")
 
     assert len(attached.state.requests) == 6

@@ -4,6 +4,7 @@ provider moves itself to its derived key and the request is retried there."""
 
 from __future__ import annotations
 
+import threading
 from pathlib import Path
 from typing import Any
 
@@ -26,7 +27,9 @@ from oauth_helpers import (
     write_config,
 )
 
+from ccm_tui import actions
 from ccm_tui.config import load_config
+from ccm_tui.events import Notice
 from ccm_tui.sim import Simulator
 from ccm_tui.sim.traffic import BETAS
 from ccm_tui.sim.wire import MSG_CLAUDE_CODE_ONLY
@@ -117,7 +120,9 @@ async def test_auto_derive_switches_the_provider_retries_on_the_derived_key_and_
     assert retried.header("authorization") is None
     assert OAUTH_BETA not in upstream_betas(retried)
     assert upstream_betas(retried) == BETAS.split(",")
-    # Saved in the provider's own table, every other byte of the file as it was.
+    # Saved after the answer, in the provider's own table, every other byte as it was.
+    saved = await gateway.log.wait_for(lambda e: isinstance(e, Notice) and "saved in" in e.message)
+    assert saved.origin == ""  # nobody asked: every monitor shows it
     removed, added = changed_lines(before, config_path.read_bytes())
     assert (removed, added) == ([], [b"use_derived_key = true\n"])
     assert load_config(config_path).provider(NAME).use_derived_key is True  # type: ignore[union-attr]
@@ -129,6 +134,39 @@ async def test_auto_derive_switches_the_provider_retries_on_the_derived_key_and_
     assert text_of(again) == sim.text(NAME)
     state = (await http.get(gateway.proxy.url + "/_ccm/state")).json()
     assert attempts(state) == [(NAME, "ok", 200)]
+
+
+async def test_the_automatic_switch_answers_before_the_config_file_is_written(
+    sim: Simulator,
+    tmp_path: Path,
+    store: Path,
+    start_gateway: GatewayFactory,
+    http: httpx.AsyncClient,
+    monkeypatch,
+):
+    config_path = write_config(
+        tmp_path / "config.toml", sim, store=store, oauth_extra="auto_derive_api_key = true"
+    )
+    seed(store, sim.issue_tokens())
+    gateway = await start_gateway(config_path)
+    sim.scenario(NAME, claude_code_only=True)
+    answered = threading.Event()
+    write = actions.set_provider_option
+
+    def slow_disk(*args: Any) -> None:
+        # A disk that takes as long as it likes: if the request waited for this write,
+        # the answer would never come before the wait ends.
+        answered.wait(timeout=10)
+        write(*args)
+
+    monkeypatch.setattr(actions, "set_provider_option", slow_disk)
+    response = await send_cc(http, gateway.proxy.url)
+    answered.set()
+
+    assert text_of(response) == sim.text(NAME)
+    assert b"use_derived_key" not in config_path.read_bytes()  # the answer came first
+    await gateway.log.wait_for(lambda e: isinstance(e, Notice) and "saved in" in e.message)
+    assert load_config(config_path).provider(NAME).use_derived_key is True  # type: ignore[union-attr]
 
 
 async def test_auto_derive_refused_for_scope_keeps_oauth_fails_over_and_does_not_ask_again(

@@ -28,7 +28,7 @@ from oauth_helpers import (
     write_config,
 )
 
-from ccm_tui import cli
+from ccm_tui.cli.common import log_to_file
 from ccm_tui.requestlog import RequestLogger
 from ccm_tui.sim import Simulator
 
@@ -125,7 +125,7 @@ def log_file(home: Path) -> Iterator[Path]:
     """The monitor's log file (`ccm-tui`, `demo` and `attach` log there, not to the screen)."""
     root = logging.getLogger()
     handlers, level = list(root.handlers), root.level
-    path = cli._log_to_file()
+    path = log_to_file()
     assert path.is_relative_to(home)
     yield path
     for handler in list(root.handlers):

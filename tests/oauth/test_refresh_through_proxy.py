@@ -212,7 +212,7 @@ async def test_expired_401s_that_a_refresh_mends_do_not_open_the_breaker(
 
     assert {text_of(r) for r in await asyncio.gather(*first)} == {sim.text(NAME)}
     assert text_of(later) == sim.text(NAME)
-    assert gateway.proxy.breaker(NAME).peek_state() is BreakerState.CLOSED
+    assert gateway.proxy.upstreams.breaker(NAME).peek_state() is BreakerState.CLOSED
 
 
 async def test_a_new_login_after_a_dead_refresh_token_is_used_at_once_and_clears_the_failure(

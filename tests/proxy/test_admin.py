@@ -10,6 +10,7 @@ import anthropic
 import orjson
 import pytest
 
+from ccm_tui.actions import Action
 from ccm_tui.config import parse_config
 from ccm_tui.events import event_from_dict
 from ccm_tui.proxy.app import Proxy, StartupError
@@ -134,12 +135,12 @@ async def test_admin_actions_switch_providers(sim, proxy):
     async with aiohttp.ClientSession() as session:
         async with session.post(proxy.url + "/_ccm/providers/primary/disable") as r:
             assert (await r.json())["ok"] is True
-        assert not proxy.is_enabled("primary")
+        assert not proxy.upstreams.is_enabled("primary")
         async with session.post(proxy.url + "/_ccm/providers/primary/enable") as r:
             assert r.status == 200
         async with session.post(proxy.url + "/_ccm/providers/nobody/enable") as r:
             assert r.status == 404
-    assert proxy.is_enabled("primary")
+    assert proxy.upstreams.is_enabled("primary")
 
 
 async def test_reset_clears_counters_and_closes_the_breaker(sim, proxy):
@@ -175,7 +176,7 @@ async def test_reload_applies_a_good_config(sim, proxy):
     path.write_text(
         path.read_text().replace('actual_model = "primary-model"', 'actual_model = "p2"')
     )
-    assert "reloaded" in proxy.reload()
+    assert "reloaded" in await proxy.actions.run(Action.RELOAD)
     client = anthropic.AsyncAnthropic(base_url=proxy.url, api_key="k", max_retries=0)
     await client.messages.create(model="sonnet", max_tokens=8, messages=HELLO)
     assert sim.requests("primary")[-1].json()["model"] == "p2"

@@ -9,6 +9,7 @@ import aiohttp
 import anthropic
 import pytest
 
+from ccm_tui.actions import Action
 from ccm_tui.events import AttemptFailed, BreakerState, Failure, RequestFinished
 from ccm_tui.sim import Simulator
 
@@ -239,7 +240,7 @@ async def test_breaker_opens_after_three_failures_and_skips_the_provider(sim, pr
     sim.scenario("primary", status=500)
     for _ in range(3):
         await client(proxy).messages.create(model=MODEL, max_tokens=8, messages=HELLO)
-    assert proxy.breaker("primary").peek_state() is BreakerState.OPEN
+    assert proxy.upstreams.breaker("primary").peek_state() is BreakerState.OPEN
     sim.clear_requests()
     reply = await client(proxy).messages.create(model=MODEL, max_tokens=8, messages=HELLO)
     assert reply.content[0].text == sim.text("secondary")
@@ -255,7 +256,7 @@ async def test_retry_after_opens_the_breaker_for_that_long_without_sleeping(sim,
     started = loop.time()
     await client(proxy).messages.create(model=MODEL, max_tokens=8, messages=HELLO)
     assert loop.time() - started < 5
-    breaker = proxy.breaker("primary")
+    breaker = proxy.upstreams.breaker("primary")
     assert breaker.peek_state() is BreakerState.OPEN
     assert 110 < breaker.remaining_s() <= 120
 
@@ -272,7 +273,7 @@ async def test_when_every_breaker_is_open_the_providers_are_tried_anyway(sim, pr
 
 
 async def test_disabled_provider_is_skipped(sim, proxy):
-    proxy.set_enabled("primary", False)
+    await proxy.actions.run(Action.DISABLE, "primary")
     reply = await client(proxy).messages.create(model=MODEL, max_tokens=8, messages=HELLO)
     assert reply.content[0].text == sim.text("secondary")
     assert sim.requests("primary") == []
@@ -327,8 +328,8 @@ PROBE_AT_ONCE = "\n[breaker]\nfailures = 1\ncooldown_seconds = 0\n"
 async def probing(sim, make_proxy):
     """A proxy whose secondary is half-open, its one probe not yet taken."""
     proxy = await make_proxy(two_provider_config(sim, extra=PROBE_AT_ONCE))
-    proxy.record("secondary", Failure.SERVER_ERROR, None)
-    assert proxy.breaker("secondary").peek_state() is BreakerState.HALF_OPEN
+    proxy.upstreams.record("secondary", Failure.SERVER_ERROR, None)
+    assert proxy.upstreams.breaker("secondary").peek_state() is BreakerState.HALF_OPEN
     return proxy
 
 
@@ -340,7 +341,7 @@ async def test_half_open_probe_is_not_taken_when_an_earlier_provider_answers(sim
     sim.scenario("primary", status=500, times=1)
     reply = await client(probing).messages.create(model=MODEL, max_tokens=8, messages=HELLO)
     assert reply.content[0].text == sim.text("secondary")
-    assert probing.breaker("secondary").peek_state() is BreakerState.CLOSED
+    assert probing.upstreams.breaker("secondary").peek_state() is BreakerState.CLOSED
 
 
 async def test_a_client_error_on_the_half_open_probe_gives_the_probe_back(sim, probing):
@@ -350,7 +351,7 @@ async def test_a_client_error_on_the_half_open_probe_gives_the_probe_back(sim, p
         await client(probing).messages.create(model=MODEL, max_tokens=8, messages=HELLO)
     reply = await client(probing).messages.create(model=MODEL, max_tokens=8, messages=HELLO)
     assert reply.content[0].text == sim.text("secondary")
-    assert probing.breaker("secondary").peek_state() is BreakerState.CLOSED
+    assert probing.upstreams.breaker("secondary").peek_state() is BreakerState.CLOSED
 
 
 async def test_a_client_leaving_during_the_half_open_probe_gives_the_probe_back(sim, probing):

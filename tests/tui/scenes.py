@@ -14,6 +14,7 @@ from typing import Any
 
 from textual.pilot import Pilot
 
+from ccm_tui.actions import Action
 from ccm_tui.events import (
     AttemptFailed,
     AttemptStarted,
@@ -63,26 +64,21 @@ class RecordingControl:
     """A ProxyControl that changes nothing and remembers what it was asked."""
 
     calls: list[tuple[str, ...]] = field(default_factory=list)
+    origin: str = "recording"
 
-    async def set_enabled(self, name: str, enabled: bool) -> str:
-        self.calls.append(("enable" if enabled else "disable", name))
-        return f"{name} {'enabled' if enabled else 'disabled'}"
+    async def run(self, action: Action, provider: str | None = None) -> str:
+        self.calls.append((action.value,) if provider is None else (action.value, provider))
+        return ANSWERS[action].format(provider)
 
-    async def reset(self, name: str) -> str:
-        self.calls.append(("reset", name))
-        return f"{name}: counters reset"
 
-    async def derive_key(self, name: str) -> str:
-        self.calls.append(("derive-key", name))
-        return f"{name}: derived"
-
-    async def use_oauth(self, name: str) -> str:
-        self.calls.append(("use-oauth", name))
-        return f"{name}: oauth"
-
-    async def reload(self) -> str:
-        self.calls.append(("reload",))
-        return "config reloaded"
+ANSWERS = {
+    Action.ENABLE: "{} enabled",
+    Action.DISABLE: "{} disabled",
+    Action.RESET: "{}: counters reset",
+    Action.DERIVE_KEY: "{}: derived",
+    Action.USE_OAUTH: "{}: oauth",
+    Action.RELOAD: "config reloaded",
+}
 
 
 async def until(pilot: Pilot[Any], condition: Callable[[], object], what: str, timeout: float = 8):

@@ -50,6 +50,7 @@ from ccm_tui.attach import RemoteMonitor
 from ccm_tui.config import load_config
 from ccm_tui.control import LocalControl, RemoteControl
 from ccm_tui.events import (
+    AuthMode,
     BreakerState,
     EventBus,
     Failure,
@@ -245,7 +246,7 @@ def beside(proxy: Proxy, themes: Any) -> CcmApp:
     """The monitor as `ccm-tui` runs it beside its proxy (no ticks needed here)."""
     return still(
         CcmApp(
-            proxy.state, proxy.bus, LocalControl(proxy), themes=themes, theme="ccm-dark",
+            proxy.state, proxy.bus, LocalControl(proxy.actions), themes=themes, theme="ccm-dark",
             source=f"serving {proxy.url}", tick_s=3600,
         )
     )  # fmt: skip
@@ -870,11 +871,49 @@ async def test_the_footer_shows_the_focused_panes_keys_and_the_global_ones(fed):
             assert shown in text
         assert "1 2 3 4 Panes" in text and "? Help" in text and "^r Reload" in text
         assert "On/off" not in text
+        f.publish(provider_state("claude-max", auth=AuthMode.OAUTH))
         await pilot.press("2")
+        await until(pilot, lambda: f.app.providers.selected == "claude-max", "claude-max")
         text = keybar_text(f.app)
-        for shown in ("k Derived key", "o OAuth", "e On/off", "r Reset", "q Quit"):
+        for shown in ("k Derived key", "e On/off", "r Reset", "q Quit"):
             assert shown in text
         assert "Filter" not in text
+
+
+@pytest.mark.parametrize(
+    "auth, offered, not_offered",
+    [
+        (AuthMode.OAUTH, "k Derived key", "o OAuth"),
+        (AuthMode.DERIVED_KEY, "o OAuth", "k Derived key"),
+        (AuthMode.APIKEY, None, ("k Derived key", "o OAuth")),
+    ],
+    ids=["oauth", "derived", "apikey"],
+)
+async def test_k_and_o_are_offered_only_where_they_switch_something(
+    fed, auth, offered, not_offered
+):
+    f = fed()
+    async with running(f.app, WIDE) as pilot:
+        f.publish(provider_state("p", auth=auth))
+        await pilot.press("2")
+        await until(pilot, lambda: f.app.providers.selected == "p", "the provider selected")
+        await until(pilot, lambda: "e On/off" in keybar_text(f.app), "the provider keys")
+        text = keybar_text(f.app)
+        if offered:
+            assert offered in text
+        for key in (not_offered,) if isinstance(not_offered, str) else not_offered:
+            assert key not in text
+
+
+async def test_the_offered_keys_follow_the_providers_switch(fed):
+    f = fed()
+    async with running(f.app, WIDE) as pilot:
+        f.publish(provider_state("claude-max", auth=AuthMode.OAUTH))
+        await pilot.press("2")
+        await until(pilot, lambda: "k Derived key" in keybar_text(f.app), "k offered")
+        f.publish(provider_state("claude-max", auth=AuthMode.DERIVED_KEY))
+        await until(pilot, lambda: "o OAuth" in keybar_text(f.app), "o offered")
+        assert "k Derived key" not in keybar_text(f.app)
 
 
 async def test_every_shown_binding_of_each_pane_is_in_the_footer(fed):
@@ -885,6 +924,8 @@ async def test_every_shown_binding_of_each_pane_is_in_the_footer(fed):
             text = keybar_text(f.app)
             for binding in [*CcmApp.BINDINGS, *table.BINDINGS]:
                 assert isinstance(binding, Binding)
+                if binding.id in PER_PROVIDER:
+                    continue  # offered where they apply: see test_k_and_o_are_offered_only_…
                 if binding.show and binding.group is None:
                     assert binding.description in text, binding.id
 
@@ -1028,7 +1069,7 @@ async def test_e_disables_the_selected_provider_and_the_proxy_skips_it(sim, prox
         await until(pilot, lambda: app.providers.selected == "primary", "primary selected")
         await pilot.press("e")
         await until(pilot, lambda: cells(app.providers, "primary")["state"] == "disabled", "off")
-        assert not proxy.is_enabled("primary")
+        assert not proxy.upstreams.is_enabled("primary")
         assert any("primary disabled" in t for t in toasts(app))
         await ask(client)
         assert sim.requests("primary") == []
@@ -1041,11 +1082,11 @@ async def test_e_again_enables_the_provider(sim, proxy, client, themes):
         await pilot.press("2")
         await until(pilot, lambda: app.providers.selected == "primary", "primary selected")
         await pilot.press("e")
-        await until(pilot, lambda: not proxy.is_enabled("primary"), "primary disabled")
+        await until(pilot, lambda: not proxy.upstreams.is_enabled("primary"), "primary disabled")
         await until(pilot, lambda: cells(app.providers, "primary")["state"] == "disabled", "off")
         await pilot.press("e")
         await until(pilot, lambda: cells(app.providers, "primary")["state"] == "ok", "back on")
-        assert proxy.is_enabled("primary")
+        assert proxy.upstreams.is_enabled("primary")
         await ask(client)
         assert len(sim.requests("primary")) == 1
 
@@ -1065,9 +1106,15 @@ async def test_r_resets_the_selected_providers_counters(sim, proxy, client, them
         assert any("primary: counters reset" in t for t in toasts(app))
 
 
-@pytest.mark.parametrize("key", ["k", "o"])
+@pytest.mark.parametrize(
+    "key, why",
+    [
+        ("k", "derived API key is made from a Claude Pro/Max or Console OAuth login"),
+        ("o", "there is no OAuth login to switch back to"),
+    ],
+)
 async def test_oauth_keys_on_an_apikey_provider_explain_why_they_are_unavailable(
-    sim, proxy, themes, key
+    sim, proxy, themes, key, why
 ):
     app = beside(proxy, themes)
     async with running(app, NARROW, notifications=True) as pilot:
@@ -1075,12 +1122,13 @@ async def test_oauth_keys_on_an_apikey_provider_explain_why_they_are_unavailable
         await until(pilot, lambda: app.providers.selected == "primary", "primary selected")
         await pilot.press(key)
         await until(pilot, lambda: any("does not use OAuth" in t for t in toasts(app)), "why")
-        why = next(t for t in toasts(app) if "does not use OAuth" in t)
-        assert why.startswith("primary does not use OAuth")
-        assert "derived API key is made from a Claude Pro/Max or Console OAuth login" in why
+        said = next(t for t in toasts(app) if "does not use OAuth" in t)
+        assert said.startswith("primary does not use OAuth")
+        assert why in said
         assert cells(app.providers, "primary")["auth"] == "api key"  # nothing changed
         error_toasts = [t for t in app.screen.query(Toast) if t.has_class("-error")]
         assert len(error_toasts) == 1
+        assert not any("deriving" in t for t in toasts(app))  # said at once, nothing tried
 
 
 async def test_k_on_an_oauth_provider_switches_it_to_a_masked_derived_key(sim, tmp_path, themes):
@@ -1092,7 +1140,7 @@ async def test_k_on_an_oauth_provider_switches_it_to_a_masked_derived_key(sim, t
     try:
         app = still(
             CcmApp(
-                gateway.state, gateway.bus, LocalControl(gateway.proxy), themes=themes,
+                gateway.state, gateway.bus, LocalControl(gateway.proxy.actions), themes=themes,
                 theme="ccm-dark", source="test", tick_s=3600,
             )
         )  # fmt: skip
@@ -1365,22 +1413,32 @@ async def test_escape_closes_the_help(fed):
 async def test_the_command_palette_offers_every_binding_and_provider_action(fed):
     f = fed()
     async with running(f.app, NARROW) as pilot:
-        f.publish(provider_state("primary"), provider_state("secondary", enabled=False))
-        await until(pilot, lambda: f.app.providers.row_count == 2, "two providers")
+        f.publish(
+            provider_state("primary", auth=AuthMode.OAUTH),
+            provider_state("secondary", enabled=False, auth=AuthMode.DERIVED_KEY),
+            provider_state("tertiary"),
+        )
+        await until(pilot, lambda: f.app.providers.row_count == 3, "three providers")
         titles = [c.title for c in f.app.get_system_commands(f.app.screen)]
         for binding in (*CcmApp.BINDINGS, *RequestsTable.BINDINGS):
             assert isinstance(binding, Binding)
             if binding.id == "app.back":
                 continue  # escape only means something where it is pressed
             assert binding.description in titles, binding.id
-        for provider, toggle in (("primary", "Disable"), ("secondary", "Enable")):
-            for title in (
-                f"Use a derived API key for {provider}",
-                f"Switch {provider} back to OAuth",
-                f"{toggle} {provider}",
-                f"Reset counters of {provider}",
-            ):
-                assert title in titles
+        for provider, toggle in (
+            ("primary", "Disable"), ("secondary", "Enable"), ("tertiary", "Disable")
+        ):  # fmt: skip
+            assert f"{toggle} {provider}" in titles
+            assert f"Reset counters of {provider}" in titles
+        # The key switch only where it switches something.
+        assert "Use a derived API key for primary" in titles
+        assert "Switch primary back to OAuth" not in titles
+        assert "Switch secondary back to OAuth" in titles
+        assert "Use a derived API key for secondary" not in titles
+        assert [t for t in titles if "tertiary" in t] == [
+            "Disable tertiary",
+            "Reset counters of tertiary",
+        ]  # an API-key provider has nothing to switch
 
 
 async def test_a_command_palette_entry_runs_its_action(fed):
@@ -1522,10 +1580,12 @@ async def test_with_no_color_the_app_starts_and_renders(fed, monkeypatch, themes
 
 
 HIDDEN = {"app.quit", "app.back"}  # ctrl+q and escape: everyone knows them, the footer is short
+PER_PROVIDER = {"providers.derive_key", "providers.use_oauth"}  # offered where they apply
 
 
 def test_every_binding_has_an_id_a_description_and_a_footer_entry():
     problems = []
+    shown = {b.id for b in ProvidersTable.BINDINGS if isinstance(b, Binding) and b.show}
     for owner in (
         CcmApp, RequestsTable, ProvidersTable, HelpScreen, FilterScreen, ConfirmQuitScreen,
     ):  # fmt: skip
@@ -1535,7 +1595,9 @@ def test_every_binding_has_an_id_a_description_and_a_footer_entry():
                 continue
             if not binding.id or not binding.description:
                 problems.append(f"{owner.__name__} {binding.key}: needs an id and a description")
-            if binding.show != (binding.id not in HIDDEN):
+            # k and o have a hidden twin with their id, that says why where they do not apply.
+            twin = not binding.show and binding.id in shown and binding.id in PER_PROVIDER
+            if binding.show != (binding.id not in HIDDEN) and not twin:
                 problems.append(f"{owner.__name__} {binding.id}: show={binding.show}")
     assert problems == []
     hidden = {b.id: b.key for b in CcmApp.BINDINGS if isinstance(b, Binding) and not b.show}

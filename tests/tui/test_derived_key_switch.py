@@ -104,7 +104,7 @@ async def test_k_moves_the_selected_provider_to_its_derived_key_and_saves_it(max
     app = CcmApp(
         gateway.state,
         gateway.bus,
-        LocalControl(gateway.proxy),
+        LocalControl(gateway.proxy.actions),
         themes=load_themes(),
         theme="ccm-dark",
         source="test",

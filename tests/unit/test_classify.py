@@ -18,8 +18,8 @@ from ccm_tui.proxy.classify import (
     MAX_RETRY_AFTER_S,
     classify_exception,
     classify_status,
-    error_message,
     parse_retry_after,
+    read_error,
 )
 
 CLAUDE_CODE_ONLY_MESSAGE = (
@@ -125,7 +125,19 @@ def test_fail_over_and_breaker_flags_follow_the_decisions():
     assert not Failure.CLIENT_ERROR.opens_breaker
 
 
-# --- error_message -------------------------------------------------------------------------
+# --- read_error ----------------------------------------------------------------------------
+
+
+def error_message(body: bytes) -> str:
+    return read_error(body)[1]
+
+
+def test_read_error_hands_back_the_body_it_parsed_with_the_message():
+    body = anthropic_error("invalid_request_error", CLAUDE_CODE_ONLY_MESSAGE)
+    parsed, message = read_error(body)
+    assert parsed == json.loads(body)
+    assert message == CLAUDE_CODE_ONLY_MESSAGE
+    assert read_error(b"<html>bad gateway</html>")[0] is None
 
 
 def test_error_message_of_an_anthropic_body_is_its_message():

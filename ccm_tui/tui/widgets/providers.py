@@ -11,6 +11,7 @@ from textual.binding import Binding, BindingType
 from textual.message import Message
 
 from ccm_tui import humanize as fmt
+from ccm_tui.actions import Action, not_oauth
 from ccm_tui.events import AuthMode, BreakerState, Failure
 from ccm_tui.monitor import MonitorState, ProviderStats
 from ccm_tui.tui.theming import Palette
@@ -49,6 +50,21 @@ COLUMNS = (
     ("last_error", "Last error", 40),  # fitted to the table's width on resize
 )
 LAST_ERROR_MIN = 12
+
+# Where the key switch leads from each credential a provider can be on.
+SWITCHES = {AuthMode.OAUTH: Action.DERIVE_KEY, AuthMode.DERIVED_KEY: Action.USE_OAUTH}
+ALREADY = {
+    AuthMode.OAUTH: "is on its OAuth token already",
+    AuthMode.DERIVED_KEY: "sends its derived API key already",
+}
+
+
+def offered_actions(stats: ProviderStats) -> tuple[Action, ...]:
+    """The actions that would change something on this provider, as the keys and the
+    command palette offer them: k only on OAuth, o only on the derived key."""
+    toggle = Action.DISABLE if stats.enabled else Action.ENABLE
+    switch = SWITCHES.get(stats.auth)
+    return (toggle, Action.RESET) if switch is None else (toggle, Action.RESET, switch)
 
 
 def state_cell(stats: ProviderStats, now: float, palette: Palette) -> Text:
@@ -103,16 +119,20 @@ class ProvidersTable(KeyedTable):
     FIXED_COLUMNS = COLUMNS
 
     BINDINGS: ClassVar[list[BindingType]] = [
-        Binding("k", "derive_key", "Derived key", id="providers.derive_key"),
-        Binding("o", "use_oauth", "OAuth", id="providers.use_oauth"),
+        Binding("k", "switch('derive-key')", "Derived key", id="providers.derive_key"),
+        Binding("o", "switch('use-oauth')", "OAuth", id="providers.use_oauth"),
         Binding("e", "toggle_enabled", "On/off", id="providers.toggle"),
         Binding("r", "reset", "Reset", id="providers.reset"),
+        # Where k or o is not offered, the same key (and id, so a keymap moves both) says
+        # at once why, without asking the proxy.
+        Binding("k", "why_not('derive-key')", "Derived key", id="providers.derive_key", show=False),
+        Binding("o", "why_not('use-oauth')", "OAuth", id="providers.use_oauth", show=False),
     ]
 
-    class Action(Message):
+    class ActionRequested(Message):
         """A provider command for the app to send through its control."""
 
-        def __init__(self, action: str, provider: str) -> None:
+        def __init__(self, action: Action, provider: str) -> None:
             super().__init__()
             self.action = action
             self.provider = provider
@@ -124,6 +144,7 @@ class ProvidersTable(KeyedTable):
         self.state = state
         self.palette = palette
         self.clock = clock
+        self._offered: tuple[str | None, AuthMode | None] = (None, None)
 
     def on_resize(self, event: events.Resize) -> None:
         """The last error takes the width the other columns leave (the caption below shows
@@ -140,6 +161,7 @@ class ProvidersTable(KeyedTable):
         for name, stats in self.state.providers.items():
             if names is None or name in names or name not in self._shown:
                 self.patch_row(name, provider_cells(stats, now, self.palette))
+        self._offer_keys()
 
     def tick(self) -> None:
         """Cooldowns count down every second, and error rates fall as failures age out of
@@ -161,23 +183,53 @@ class ProvidersTable(KeyedTable):
     def selected(self) -> str | None:
         return self.selected_key
 
-    def _act(self, action: str) -> None:
+    @property
+    def _selected_stats(self) -> ProviderStats | None:
+        return self.state.providers.get(self.selected or "")
+
+    # -- the keys ----------------------------------------------------------------------------
+
+    def on_data_table_row_highlighted(self, _: object) -> None:
+        self._offer_keys()
+
+    def _offer_keys(self) -> None:
+        """The key bar asks `check_action` again only when what it would say changed."""
+        stats = self._selected_stats
+        offered = (self.selected, stats.auth if stats is not None else None)
+        if offered != self._offered:
+            self._offered = offered
+            self.refresh_bindings()
+
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        if action != "switch":
+            return True
+        stats = self._selected_stats
+        return stats is not None and Action(str(parameters[0])) in offered_actions(stats)
+
+    def _act(self, action: Action) -> None:
         name = self.selected
         if name is None:
             self.notify("no provider selected", severity="warning")
             return
-        self.post_message(self.Action(action, name))
+        self.post_message(self.ActionRequested(action, name))
 
     def action_toggle_enabled(self) -> None:
-        name = self.selected
-        stats = self.state.providers.get(name or "")
-        self._act("disable" if stats is not None and stats.enabled else "enable")
+        stats = self._selected_stats
+        self._act(Action.DISABLE if stats is not None and stats.enabled else Action.ENABLE)
 
     def action_reset(self) -> None:
-        self._act("reset")
+        self._act(Action.RESET)
 
-    def action_derive_key(self) -> None:
-        self._act("derive-key")
+    def action_switch(self, action: str) -> None:
+        self._act(Action(action))
 
-    def action_use_oauth(self) -> None:
-        self._act("use-oauth")
+    def action_why_not(self, action: str) -> None:
+        """k or o where it changes nothing: say why at once."""
+        stats = self._selected_stats
+        if stats is None:
+            self.notify("no provider selected", severity="warning")
+        elif stats.auth in SWITCHES:
+            self.notify(f"{stats.name} {ALREADY[stats.auth]}", markup=False)
+        else:
+            why = not_oauth(Action(action), stats.name, stats.auth).message
+            self.notify(why, severity="error", timeout=12, markup=False)
