@@ -143,6 +143,38 @@ async def test_admin_actions_switch_providers(sim, proxy):
     assert proxy.upstreams.is_enabled("primary")
 
 
+async def post(proxy, path: str) -> tuple[int, dict]:
+    async with aiohttp.ClientSession() as session, session.post(proxy.url + path) as r:
+        return r.status, await r.json()
+
+
+@pytest.mark.parametrize(
+    "path, status, refusal, phrase",
+    [
+        ("/_ccm/providers/nobody/reset", 404, "unknown_provider", "no provider named nobody"),
+        ("/_ccm/providers/primary/derive-key", 409, "not_applicable", "does not use OAuth"),
+        ("/_ccm/providers/primary/use-oauth", 409, "not_applicable", "no OAuth login"),
+    ],
+    ids=["unknown-provider", "derive-key-on-apikey", "use-oauth-on-apikey"],
+)
+async def test_a_refused_action_answers_its_refusal_code_and_why(
+    proxy, path, status, refusal, phrase
+):
+    answer = await post(proxy, path)
+    assert answer[0] == status
+    assert answer[1]["ok"] is False
+    assert answer[1]["refusal"] == refusal
+    assert phrase in answer[1]["message"]
+
+
+async def test_an_unknown_action_is_not_a_route(proxy):
+    for action in ("explode", "reload"):  # reload is the proxy's, not a provider's
+        status, body = await post(proxy, f"/_ccm/providers/primary/{action}")
+        assert status == 404
+        assert body["error"]["message"] == f"unknown action {action}"
+    assert proxy.upstreams.is_enabled("primary")
+
+
 async def test_reset_clears_counters_and_closes_the_breaker(sim, proxy):
     sim.scenario("primary", status=429, retry_after=60)
     client = anthropic.AsyncAnthropic(base_url=proxy.url, api_key="k", max_retries=0)
@@ -167,6 +199,7 @@ async def test_a_bad_config_on_reload_is_reported_and_the_old_one_kept(sim, prox
     ):
         body = await r.json()
     assert r.status == 422
+    assert body["refusal"] == "config_invalid"
     assert "line" in body["message"]
     assert proxy.config is good
 

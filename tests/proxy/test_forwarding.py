@@ -194,6 +194,39 @@ async def test_response_headers_that_clients_use_come_back(sim, proxy):
     assert response.headers["content-type"].startswith("application/json")
 
 
+async def post_messages(proxy: Proxy, **body: object) -> aiohttp.ClientResponse:
+    body = {"model": "sonnet", "max_tokens": 8, "messages": HELLO, **body}
+    async with (
+        aiohttp.ClientSession() as session,
+        session.post(f"{proxy.url}/v1/messages", json=body) as response,
+    ):
+        await response.read()
+    return response
+
+
+@pytest.mark.parametrize("stream", [False, True], ids=["json", "stream"])
+async def test_every_answer_says_which_provider_gave_it(sim, proxy, stream):
+    sim.scenario("primary", status=529, times=1)
+    response = await post_messages(proxy, stream=stream)
+    assert response.status == 200
+    assert response.headers["x-ccm-provider"] == "secondary"
+
+
+async def test_a_client_error_passed_through_says_which_provider_refused_it(sim, proxy):
+    sim.scenario("primary", status=400, error_message="max_tokens: too large")
+    response = await post_messages(proxy)
+    assert response.status == 400
+    assert response.headers["x-ccm-provider"] == "primary"
+
+
+async def test_when_all_fail_the_answer_says_whose_error_it_is(sim, proxy):
+    for name in ("primary", "secondary"):
+        sim.scenario(name, status=529)
+    response = await post_messages(proxy)
+    assert response.status == 529
+    assert response.headers["x-ccm-provider"] == "secondary"
+
+
 async def test_passthrough_sends_the_clients_credential_but_never_the_proxy_key(sim, make_proxy):
     config = two_provider_config(sim, api_key='"proxy-secret-key"').replace(
         'auth_type = "apikey"\napi_key = "sk-ant-api03-primary-key-000000000000"',

@@ -46,6 +46,7 @@ from textual.widgets._toast import Toast
 from textual.widgets.data_table import ColumnKey
 
 from ccm_tui import demo
+from ccm_tui.actions import Action
 from ccm_tui.attach import RemoteMonitor
 from ccm_tui.config import load_config
 from ccm_tui.control import LocalControl, RemoteControl
@@ -1104,6 +1105,25 @@ async def test_r_resets_the_selected_providers_counters(sim, proxy, client, them
         assert proxy.state.providers["primary"].counts == {}
         assert cells(app.providers, "secondary")["requests"] == "1"  # only the selected one
         assert any("primary: counters reset" in t for t in toasts(app))
+
+
+async def test_an_actions_answer_is_shown_once_and_the_same_from_another_watcher_again(
+    sim, proxy, themes
+):
+    app = beside(proxy, themes)
+    async with running(app, NARROW, notifications=True) as pilot:
+        await pilot.press("2")
+        await until(pilot, lambda: app.providers.selected == "primary", "primary selected")
+        await pilot.press("e")
+        await until(pilot, lambda: "primary disabled" in toasts(app), "the answer")
+        # Another monitor (another origin) does the same: its notice is news here.
+        await proxy.actions.run(Action.ENABLE, "primary", origin="another-monitor")
+        await proxy.actions.run(Action.DISABLE, "primary", origin="another-monitor")
+        await until(pilot, lambda: toasts(app).count("primary disabled") == 2, "theirs too")
+        assert toasts(app).count("primary enabled") == 1
+        # Ours arrived as a notice as well, before theirs, and was not shown again.
+        ours = [n for n in proxy.state.notices if n.origin == app.control.origin]
+        assert [n.message for n in ours] == ["primary disabled"]
 
 
 @pytest.mark.parametrize(
