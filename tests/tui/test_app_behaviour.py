@@ -906,12 +906,16 @@ async def test_k_and_o_are_offered_only_where_they_switch_something(
             assert key not in text
 
 
-async def test_the_offered_keys_follow_the_providers_switch(fed):
+async def test_the_offered_keys_follow_the_selection_and_the_providers_switch(fed):
     f = fed()
     async with running(f.app, WIDE) as pilot:
-        f.publish(provider_state("claude-max", auth=AuthMode.OAUTH))
+        f.publish(provider_state("claude-max", auth=AuthMode.OAUTH), provider_state("zai"))
         await pilot.press("2")
         await until(pilot, lambda: "k Derived key" in keybar_text(f.app), "k offered")
+        await pilot.press("down")
+        await until(pilot, lambda: "Derived key" not in keybar_text(f.app), "not on zai")
+        await pilot.press("up")
+        await until(pilot, lambda: "k Derived key" in keybar_text(f.app), "k offered again")
         f.publish(provider_state("claude-max", auth=AuthMode.DERIVED_KEY))
         await until(pilot, lambda: "o OAuth" in keybar_text(f.app), "o offered")
         assert "k Derived key" not in keybar_text(f.app)
