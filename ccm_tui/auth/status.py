@@ -119,7 +119,8 @@ class TokenStatus:
     ) -> Refusal:
         """invalid_grant for `refresh_token`: not sent again before the backoff has passed,
         longer for each refusal in a row."""
-        count = self.refusals(refresh_token) + 1
+        before = self._refusal_of(refresh_token)
+        count = before.count + 1 if before is not None else 1
         self.failed(failure)
         self.refusal = Refusal(refresh_token, failure, count, now + backoff.delay(count, rng))
         return self.refusal
@@ -135,31 +136,25 @@ class TokenStatus:
     def settle(self, entry: TokenEntry) -> None:
         """`entry` is what the store holds now: a refusal of another refresh token (a new
         login replaced it) is over; one of this refresh token is shown again."""
-        if self.refusal is not None and self.refusal.refresh_token != entry.refresh_token:
-            self.refusal = None
+        self.refusal = self._refusal_of(entry.refresh_token)
         if self.refusal is None:
             self._show(RefreshState.IDLE)
         else:
             self.failed(self.refusal.failure)
 
-    def refusals(self, refresh_token: str) -> int:
-        """How often in a row the server refused `refresh_token`."""
+    def _refusal_of(self, refresh_token: str) -> Refusal | None:
         refusal = self.refusal
-        return (
-            refusal.count if refusal is not None and refusal.refresh_token == refresh_token else 0
-        )
+        return refusal if refusal is not None and refusal.refresh_token == refresh_token else None
 
     def waiting(self, entry: TokenEntry, now: float) -> Refusal | None:
         """The refusal of `entry`'s refresh token while its backoff has not passed."""
-        refusal = self.refusal
-        if refusal is None or refusal.refresh_token != entry.refresh_token:
-            return None
-        return refusal if now < refusal.retry_at else None
+        refusal = self._refusal_of(entry.refresh_token)
+        return refusal if refusal is not None and now < refusal.retry_at else None
 
     def outdated_by(self, entry: TokenEntry) -> bool:
         """Whether `entry` ends what is shown: a refusal of a refresh token it replaced, a
         store that could not be read (it was just read), or a logout (it exists)."""
-        if self.refusal is not None and self.refusal.refresh_token != entry.refresh_token:
+        if self.refusal is not None and self._refusal_of(entry.refresh_token) is None:
             return True
         unreadable = self.refresh is RefreshState.FAILED and self.failure is None
         return unreadable or self.logged_out
