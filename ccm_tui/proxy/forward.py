@@ -422,6 +422,7 @@ class Forwarder:
                 outcome.message,
                 outcome.retry_after_s,
                 (asyncio.get_running_loop().time() - exchange.attempt_started) * 1000,
+                time.time(),
             )
         )
         if count:
@@ -701,6 +702,7 @@ class Forwarder:
                 stop_reason=o.stop_reason,
                 duration_ms=(asyncio.get_running_loop().time() - exchange.started) * 1000,
                 error_message=message,
+                at=time.time(),
                 blocks=o.blocks(),
             )
         )

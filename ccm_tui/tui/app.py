@@ -292,7 +292,7 @@ class CcmApp(App[int]):
             status.append(self.source, self.palette.style("ccm-accent"))
         rate = self.state.request_rate(10, now)
         status.append(
-            f"  {len(self.state.live)} live · {len(self.state.requests)} req · {rate:.1f}/s"
+            f"  {len(self.state.live)} live · {self.state.total_requests} req · {rate:.1f}/s"
         )
         self.status_line.show(status)
 

@@ -207,7 +207,7 @@ class Fed:
             started(request_id, now, model),
             attempt(request_id, 1, provider, f"{provider}-model", now),
             response(request_id, 1, provider, 150.0),
-            finished(request_id, provider, f"{provider}-model", **done),
+            finished(request_id, provider, f"{provider}-model", at=now, **done),
         )
 
 
@@ -294,7 +294,11 @@ async def test_a_row_is_patched_in_place_as_its_request_progresses(fed):
             f.publish(progressed("r1", tokens, "Hello"))
             await until(pilot, lambda t=tokens: cells(table, "r1")["output"] == str(t), "output")
 
-        f.publish(finished("r1", "primary", "p-model", output_tokens=64, duration_ms=900.0))
+        f.publish(
+            finished(
+                "r1", "primary", "p-model", at=f.clock.now, output_tokens=64, duration_ms=900.0
+            )
+        )
         await until(pilot, lambda: cells(table, "r1")["duration"] == "900ms", "the duration")
         assert cells(table, "r1")["output"] == "64"
         assert cell(table, "r1", "status").style == palette.style("ccm-status-ok")
@@ -455,6 +459,14 @@ async def test_requests_held_by_a_pause_leave_with_the_history(fed):
         assert "PAUSED +3" in static_text(f.app, "#requests-caption")
 
 
+async def test_the_header_counts_every_request_not_only_the_kept_history(fed):
+    f = fed(history=3)
+    async with running(f.app, NARROW) as pilot:
+        await one_by_one(pilot, f, *(f"r{i}" for i in range(8)))
+        await until(pilot, lambda: " 8 req " in static_text(f.app, "#status-line"), "8 req")
+        assert len(f.state.requests) == 3
+
+
 async def test_space_again_resumes_and_shows_the_held_rows(fed):
     f = fed()
     async with running(f.app, NARROW) as pilot:
@@ -478,10 +490,10 @@ async def mixed_traffic(pilot: Pilot[Any], f: Fed) -> None:
     f.publish(
         started("r2", now),
         attempt("r2", 1, "primary", "primary-model", now),
-        attempt_failed("r2", 1, "primary", Failure.OVERLOADED, 529, "Overloaded"),
+        attempt_failed("r2", 1, "primary", Failure.OVERLOADED, 529, "Overloaded", at=now),
         attempt("r2", 2, "secondary", "secondary-model", now),
         response("r2", 2, "secondary", 90.0),
-        finished("r2", "secondary", "secondary-model"),
+        finished("r2", "secondary", "secondary-model", at=now),
     )
     await until(pilot, lambda: "r2" in row_keys(f.app.requests), "r2")
     f.publish(
@@ -491,6 +503,7 @@ async def mixed_traffic(pilot: Pilot[Any], f: Fed) -> None:
             "r3",
             "secondary",
             "secondary-model",
+            at=now,
             status=400,
             outcome=Failure.CLIENT_ERROR,
             error="max_tokens too large",
@@ -504,6 +517,7 @@ async def mixed_traffic(pilot: Pilot[Any], f: Fed) -> None:
             "r4",
             "secondary",
             "secondary-model",
+            at=now,
             status=503,
             outcome=Failure.SERVER_ERROR,
             error="upstream unavailable",
@@ -941,7 +955,7 @@ async def test_a_providers_error_rate_falls_as_its_failures_age_out_of_the_minut
         now = f.clock.now
         f.publish(
             started("r1", now), attempt("r1", 1, "primary", "p-model", now),
-            attempt_failed("r1", 1, "primary", Failure.OVERLOADED, 529, "Overloaded"),
+            attempt_failed("r1", 1, "primary", Failure.OVERLOADED, 529, "Overloaded", at=now),
         )  # fmt: skip
         await pilot.press("2")
         table = f.app.providers
@@ -1471,7 +1485,7 @@ async def test_model_output_and_names_are_shown_literally_not_as_markup(fed):
             started("r1", now, "[b]m[/b]"),
             attempt("r1", 1, "primary", "[b]m[/b]", now),
             response("r1", 1, "primary", 50.0),
-            finished("r1", "primary", "[b]m[/b]", text=MARKUP, error=""),
+            finished("r1", "primary", "[b]m[/b]", at=now, text=MARKUP, error=""),
         )
         await until(pilot, lambda: f.app.requests.row_count == 1, "the row")
         assert "[b]m[/b]" in screen_text(f.app)
@@ -1487,7 +1501,7 @@ async def test_upstream_error_text_is_shown_literally(fed):
         f.publish(
             started("r1", now),
             attempt("r1", 1, "primary", "p", now),
-            attempt_failed("r1", 1, "primary", Failure.SERVER_ERROR, 500, MARKUP),
+            attempt_failed("r1", 1, "primary", Failure.SERVER_ERROR, 500, MARKUP, at=now),
             provider_state("primary"),
         )
         await until(pilot, lambda: f.app.requests.row_count == 1, "the row")
