@@ -466,7 +466,7 @@ def test_a_wrongly_typed_actual_model_is_reported_once():
     text = BASE.replace('actual_model = "claude-sonnet-4-5"', "actual_model = 45")
     problems = errors_of(text)
     assert len(problems) == 1, [str(p) for p in problems]
-    assert problems[0].message == 'expected the upstream model name, found "45"'
+    assert problems[0].message == "expected the upstream model name, found 45"
 
 
 def test_bad_types_in_server_tables_name_their_lines():
