@@ -92,12 +92,7 @@ class _Loader(Reader):
             return None  # reported
         auth = values.setdefault("auth_type", AuthMode.APIKEY)
         if auth is AuthMode.APIKEY and enabled and "api_key" not in entries.table:
-            self.problem(
-                f"{where} api_key",
-                'auth_type "apikey" needs api_key (a key, or "$VARIABLE")',
-                *loc,
-                "api_key",
-            )
+            self.problem(where, 'auth_type "apikey" needs api_key (a key, or "$VARIABLE")', *loc)
         if auth is AuthMode.OAUTH:
             if not ptype.supports_oauth:
                 self.problem(

@@ -26,7 +26,10 @@ class Locator:
         self._arrays: dict[tuple[Any, ...], int] = {}  # array of tables → tables so far
         table: tuple[Any, ...] = ()
         depth, string = 0, ""  # inside a multi-line value: open brackets, open string
-        for number, line in enumerate(text.splitlines(), start=1):
+        # TOML ends lines with \n alone: splitlines() would also break at \x85 or \u2028,
+        # which a quoted key or a string may hold.
+        for number, line in enumerate(text.split("\n"), start=1):
+            line = line.removesuffix("\r")
             if depth or string:
                 depth, string = _scan(line, 0, depth, string)
                 continue
@@ -43,13 +46,15 @@ class Locator:
             parts, end = parsed
             equals = _EQUALS.match(line, end)
             if equals is not None:
-                self.lines.setdefault((*table, *parts), number)
+                for end in range(1, len(parts) + 1):  # `a.b = 1` also defines table a
+                    self.lines.setdefault((*table, *parts[:end]), number)
                 depth, string = _scan(line, equals.end(), 0, "")
 
     def _header(self, parts: tuple[str, ...], array: bool, number: int) -> tuple[Any, ...]:
         path: tuple[Any, ...] = ()
         for part in parts[:-1] if array else parts:
             path = self._within((*path, part))
+            self.lines.setdefault(path, number)  # `[a.b]` also defines table a
         if array:
             path = (*path, parts[-1])
             count = self._arrays.get(path, 0)

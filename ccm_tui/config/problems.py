@@ -83,8 +83,11 @@ class ConfigProblem:
 
 class ConfigError(Exception):
     def __init__(self, problems: list[ConfigProblem]) -> None:
+        super().__init__(problems)
         self.problems = problems
-        super().__init__("\n".join(str(p) for p in problems))
+
+    def __str__(self) -> str:  # rendered when shown: a reload that fails may never be
+        return "\n".join(str(p) for p in self.problems)
 
 
 class ConfigNotFound(ConfigError):

@@ -47,12 +47,16 @@ class Reader:
     def _line(self, loc: tuple[Any, ...]) -> int | None:
         if self._locator is None:
             self._locator = Locator(self.text)
+        return self._locator.line(*self._as_written(loc))
+
+    def _as_written(self, loc: tuple[Any, ...]) -> tuple[Any, ...]:
+        """`loc` with each key a typo was read as spelt as in the file."""
         path: tuple[Any, ...] = ()
         written: tuple[Any, ...] = ()
         for part in loc:
             path = (*path, part)
             written = (*written, self._written.get(path, part))
-        return self._locator.line(*written)
+        return written
 
     # -- tables ------------------------------------------------------------------------------
 
@@ -95,14 +99,15 @@ class Reader:
                 if spec.required:
                     self.problem(where, f"missing `{name}`: expected {spec.expected}", *loc)
                 continue
-            value = self._value(spec, entries.table[name], _at(where, name), (*loc, name))
+            label = _at(where, self._as_written((*loc, name))[-1])
+            value = self._value(spec, entries.table[name], label, (*loc, name))
             if spec.env and value is not UNSET:
-                value = self._resolve_env(value, _at(where, name), (*loc, name), env_required)
+                value = self._resolve_env(value, label, (*loc, name), env_required)
             if spec.check is not None and value is not UNSET:
                 try:
                     value = spec.check(value)
                 except Invalid as err:
-                    self.problem(_at(where, name), str(err), *loc, name)
+                    self.problem(label, str(err), *loc, name)
                     value = UNSET
             if value is not UNSET:
                 values[spec.attr] = value
@@ -120,7 +125,7 @@ class Reader:
 
     def section(self, cls: type, raw: object, loc: tuple[Any, ...]) -> Any:
         """A plain table such as `[server.timeouts]`: every key read, defaults for the rest."""
-        where = "[" + ".".join(str(part) for part in loc) + "]"
+        where = "[" + ".".join(shown_key(part) for part in self._as_written(loc)) + "]"
         entries = self.entries(cls, raw, loc, where)
         return UNSET if entries is None else cls(**self.read(entries, where))
 
