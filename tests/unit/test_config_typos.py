@@ -2,31 +2,11 @@
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import pytest
 
 from ccm_tui.config import ConfigError, parse_config
 
-PATH = Path("/etc/ccm-tui/config.toml")
-
-BASE = """\
-[router]
-default = "sonnet"
-
-[[providers]]
-name = "primary"
-provider_type = "anthropic"
-auth_type = "apikey"
-api_key = "sk-ant-api03-primary"
-
-[[models]]
-name = "sonnet"
-[[models.mappings]]
-priority = 1
-provider = "primary"
-actual_model = "claude-sonnet-4-5"
-"""
+from config_texts import BASE, PATH
 
 
 def rendered_error(text: str) -> str:
