@@ -30,7 +30,7 @@ def did_you_mean(word: str, choices: list[str]) -> str | None:
 def port_number(value: int | str) -> int:
     """0 (any free port) to 65535: the rule for `[server] port` and `--port` alike."""
     text = value.strip() if isinstance(value, str) else None
-    number = int(text) if text is not None and text.isdigit() else value
+    number = int(text) if text is not None and text.isascii() and text.isdigit() else value
     if isinstance(number, bool) or not isinstance(number, int) or not 0 <= number <= 65535:
         found = text if text is not None else value
         raise Invalid(f"expected a port from 0 (any free port) to 65535, found {found}")

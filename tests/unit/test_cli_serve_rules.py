@@ -34,7 +34,7 @@ def public(config: Path, api_key: str | None = None) -> Path:
     return config
 
 
-@pytest.mark.parametrize("port", ["99999", "-5", "65536", "abc", "1.5", ""])
+@pytest.mark.parametrize("port", ["99999", "-5", "65536", "abc", "1.5", "", "²"])
 @pytest.mark.parametrize("command", [["serve"], [], ["demo"]])
 def test_a_port_out_of_range_or_not_a_number_is_a_usage_error(config, capsys, command, port):
     with pytest.raises(SystemExit) as exited:
