@@ -20,7 +20,7 @@ from textual.containers import Container, Vertical
 from textual.geometry import Size
 from textual.screen import Screen
 from textual.theme import Theme
-from textual.widgets import DataTable, Static, Tab, Tabs
+from textual.widgets import Static, Tab, Tabs
 
 from ccm_tui import humanize as fmt
 from ccm_tui.control import ControlError, ProxyControl
@@ -36,6 +36,7 @@ from ccm_tui.tui.widgets.keybar import KeyBar
 from ccm_tui.tui.widgets.line import TextLine
 from ccm_tui.tui.widgets.providers import ProvidersTable
 from ccm_tui.tui.widgets.requests import RequestsTable
+from ccm_tui.tui.widgets.table import LiveTable
 from ccm_tui.tui.widgets.tokens import TokensTable
 
 PANES = ("requests", "providers", "tokens", "detail")
@@ -307,7 +308,7 @@ class CcmApp(App[int]):
             )
         if table.filter.active:
             caption.append(f"  filter: {table.filter.describe()}", self.palette.style("ccm-accent"))
-            caption.append(f" ({table.shown_count} shown)", self.palette.style("ccm-muted"))
+            caption.append(f" ({table.row_count} shown)", self.palette.style("ccm-muted"))
         self.requests_caption.show(caption)
         self.providers_caption.show(self._provider_caption(now))
         self.tokens_empty.display = not self.state.tokens
@@ -331,17 +332,17 @@ class CcmApp(App[int]):
 
     # -- selection and detail --------------------------------------------------------------
 
-    def on_data_table_row_highlighted(self, event: DataTable.RowHighlighted) -> None:
-        if event.data_table is self.requests:
+    def on_live_table_highlighted(self, event: LiveTable.Highlighted) -> None:
+        if event.table is self.requests:
             self._show_selected()
-        elif event.data_table is self.providers:
+        elif event.table is self.providers:
             self._refresh_chrome()
 
     def on_requests_table_open_detail(self, event: RequestsTable.OpenDetail) -> None:
         self.action_pane("detail")
 
     def _show_selected(self, force: bool = False) -> None:
-        selected = self.requests.selected_id
+        selected = self.requests.cursor_key
         self.detail.show(self.state.requests.get(selected) if selected else None, force)
 
     # -- actions -----------------------------------------------------------------------------
@@ -377,8 +378,8 @@ class CcmApp(App[int]):
 
     def action_toggle_follow(self) -> None:
         self.requests.follow = not self.requests.follow
-        if self.requests.follow and self.requests.row_count:
-            self.requests.move_cursor(row=self.requests.row_count - 1, animate=False)
+        if self.requests.follow:
+            self.requests.move_cursor(self.requests.row_count - 1)
         self._refresh_chrome()
 
     def action_clear(self) -> None:

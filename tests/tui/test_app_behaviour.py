@@ -41,9 +41,8 @@ from textual.binding import Binding
 from textual.color import Color
 from textual.command import CommandList
 from textual.pilot import Pilot
-from textual.widgets import DataTable, Input, Static, Tab, Tabs
+from textual.widgets import Input, Static, Tab, Tabs
 from textual.widgets._toast import Toast
-from textual.widgets.data_table import ColumnKey
 
 from ccm_tui import demo
 from ccm_tui.attach import RemoteMonitor
@@ -70,6 +69,7 @@ from ccm_tui.tui.widgets.keybar import KeyBar
 from ccm_tui.tui.widgets.line import TextLine
 from ccm_tui.tui.widgets.providers import ProvidersTable
 from ccm_tui.tui.widgets.requests import RequestsTable
+from ccm_tui.tui.widgets.table import LiveTable
 
 from support import HELLO, two_provider_config
 
@@ -123,16 +123,17 @@ def toasts(app: CcmApp) -> list[str]:
     return [toast.render().plain for toast in app.screen.query(Toast)]
 
 
-def row_keys(table: DataTable[Any]) -> list[str]:
-    return [str(row.key.value) for row in table.ordered_rows]
+def row_keys(table: LiveTable) -> list[str]:
+    return list(table.row_keys)
 
 
-def cells(table: DataTable[Any], row: str) -> dict[str, str]:
-    return {str(key.value): table.get_cell(row, key).plain for key in table.columns}
+def cells(table: LiveTable, row: str) -> dict[str, str]:
+    """The row's cells in the columns shown."""
+    return {column.key: table.cells(row)[column.key].plain for column in table.columns}
 
 
-def cell(table: DataTable[Any], row: str, column: str) -> Text:
-    return table.get_cell(row, column)
+def cell(table: LiveTable, row: str, column: str) -> Text:
+    return table.cells(row)[column]
 
 
 def pane_shown(app: CcmApp, pane: str) -> bool:
@@ -276,7 +277,7 @@ async def test_a_row_is_patched_in_place_as_its_request_progresses(fed):
     f = fed()
     async with running(f.app, NARROW) as pilot:
         table, palette = f.app.requests, f.app.palette
-        calls = count_calls(table, "add_row", "clear", "remove_row")
+        calls = count_calls(table, "add_row", "clear_rows", "remove_rows")
         f.publish(started("r1", f.clock.now), attempt("r1", 1, "primary", "p-model", f.clock.now))
         await until(pilot, lambda: "r1" in row_keys(table), "the new row")
         first = cells(table, "r1")
@@ -316,7 +317,7 @@ async def test_output_tokens_grow_live_while_a_real_stream_runs(sim, proxy, clie
     app = beside(proxy, themes)
     async with running(app, NARROW) as pilot:
         table = app.requests
-        calls = count_calls(table, "add_row", "clear")
+        calls = count_calls(table, "add_row", "clear_rows")
 
         async def stream() -> None:
             async with client.messages.stream(
@@ -350,7 +351,7 @@ async def test_the_table_is_not_rebuilt_by_the_clock_ticking(fed):
     f = fed(tick_s=0.02)
     async with running(f.app, NARROW) as pilot:
         await one_by_one(pilot, f, "r1", "r2")
-        calls = count_calls(f.app.requests, "add_row", "clear", "remove_row", "update_cell")
+        calls = count_calls(f.app.requests, "add_row", "clear_rows", "remove_rows", "update_cell")
         ticks = count_calls(f.app.tokens, "update_tokens")  # called once per tick
         await until(pilot, lambda: ticks["update_tokens"] >= 5, "five ticks")
         assert not calls
@@ -377,7 +378,7 @@ async def test_requests_arriving_together_are_listed_in_arrival_order(fed):
             f.request(request_id)
         await until(pilot, lambda: f.app.requests.row_count == len(ids), "every row")
         assert row_keys(f.app.requests) == ids
-        assert f.app.requests.selected_id == ids[-1]  # follow: the newest, not any
+        assert f.app.requests.cursor_key == ids[-1]  # follow: the newest, not any
 
 
 # -- requests: follow, pause, filter, clear ---------------------------------------------------
@@ -393,7 +394,7 @@ async def test_follow_mode_moves_the_cursor_to_each_new_row(fed):
         assert table.cursor_row == 0
         f.request("r4")
         await until(pilot, lambda: table.cursor_row == 3, "the cursor on the newest row")
-        assert table.selected_id == "r4"
+        assert table.cursor_key == "r4"
         assert static_text(f.app, "#requests-caption").startswith("following")
 
 
@@ -406,9 +407,9 @@ async def test_f_turns_follow_off_and_the_cursor_stays_put(fed):
         assert static_text(f.app, "#requests-caption").startswith("not following")
         f.request("r3")
         await until(pilot, lambda: table.row_count == 3, "the third row")
-        assert table.selected_id == "r1"
+        assert table.cursor_key == "r1"
         await pilot.press("f")  # and back on: straight to the newest
-        assert table.selected_id == "r3"
+        assert table.cursor_key == "r3"
         assert static_text(f.app, "#requests-caption").startswith("following")
 
 
@@ -974,11 +975,11 @@ async def test_the_providers_table_fits_its_pane_from_120_columns_up(fed):
         await pilot.pause()
         assert table.virtual_size.width <= table.size.width
         assert not table.show_horizontal_scrollbar
-        narrow_error = table.columns[ColumnKey("last_error")].width
+        narrow_error = table.column("last_error").width
         await pilot.resize_terminal(200, 60)
         await until(
             pilot,
-            lambda: table.columns[ColumnKey("last_error")].width > narrow_error,
+            lambda: table.column("last_error").width > narrow_error,
             "a wider column",
         )
         await pilot.pause()

@@ -5,7 +5,7 @@ from __future__ import annotations
 from rich.text import Text
 from textual.widget import Widget
 
-from ccm_tui.tui.widgets.keyed import same
+from ccm_tui.tui.widgets.cells import same
 
 
 class TextLine(Widget):

@@ -14,7 +14,7 @@ from ccm_tui import humanize as fmt
 from ccm_tui.events import AuthMode, BreakerState, Failure
 from ccm_tui.monitor import MonitorState, ProviderStats
 from ccm_tui.tui.theming import Palette
-from ccm_tui.tui.widgets.keyed import KeyedTable
+from ccm_tui.tui.widgets.table import PADDING, LiveTable, TableColumn
 
 # Short names for the failure-class column, most telling first.
 CLASS_MARKS = (
@@ -38,15 +38,15 @@ AUTH_LABELS = {
 }
 
 COLUMNS = (
-    ("name", "Provider", 12),
-    ("auth", "Auth", 8),
-    ("state", "State", 10),
-    ("requests", "Req", 5),
-    ("ok", "OK", 5),
-    ("rate", "Err/1m", 6),
-    ("consecutive", "Seq", 3),
-    ("classes", "Failures", 16),
-    ("last_error", "Last error", 40),  # fitted to the table's width on resize
+    TableColumn("name", "Provider", 12),
+    TableColumn("auth", "Auth", 8),
+    TableColumn("state", "State", 10),
+    TableColumn("requests", "Req", 5),
+    TableColumn("ok", "OK", 5),
+    TableColumn("rate", "Err/1m", 6),
+    TableColumn("consecutive", "Seq", 3),
+    TableColumn("classes", "Failures", 16),
+    TableColumn("last_error", "Last error", 40),  # fitted to the table's width on resize
 )
 LAST_ERROR_MIN = 12
 
@@ -97,10 +97,8 @@ def provider_cells(stats: ProviderStats, now: float, palette: Palette) -> dict[s
     }
 
 
-class ProvidersTable(KeyedTable):
+class ProvidersTable(LiveTable):
     """One row per configured provider; the provider keys act on the selected row."""
-
-    FIXED_COLUMNS = COLUMNS
 
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("k", "derive_key", "Derived key", id="providers.derive_key"),
@@ -118,9 +116,14 @@ class ProvidersTable(KeyedTable):
             self.provider = provider
 
     def __init__(
-        self, state: MonitorState, palette: Palette, clock: Callable[[], float], **kwargs: object
+        self,
+        state: MonitorState,
+        palette: Palette,
+        clock: Callable[[], float],
+        *,
+        id: str | None = None,
     ) -> None:
-        super().__init__(**kwargs)
+        super().__init__(COLUMNS, id=id)
         self.state = state
         self.palette = palette
         self.clock = clock
@@ -128,17 +131,16 @@ class ProvidersTable(KeyedTable):
     def on_resize(self, event: events.Resize) -> None:
         """The last error takes the width the other columns leave (the caption below shows
         it whole), so the table does not scroll sideways."""
-        others = sum(width + 2 * self.cell_padding for key, _, width in COLUMNS[:-1])
-        width = max(LAST_ERROR_MIN, event.size.width - others - 2 * self.cell_padding - 1)
-        if self.columns:
-            self.set_column_width("last_error", width)
+        others = sum(c.width + 2 * PADDING for c in COLUMNS[:-1])
+        width = max(LAST_ERROR_MIN, event.size.width - others - 2 * PADDING - 1)
+        self.set_columns([*COLUMNS[:-1], TableColumn("last_error", "Last error", width)])
 
     def update_providers(self, names: set[str] | None = None) -> None:
         """Patches the named providers' rows (all when None); call inside batch_update."""
         now = self.clock()
         self.keep_only(self.state.providers)
         for name, stats in self.state.providers.items():
-            if names is None or name in names or name not in self._shown:
+            if names is None or name in names or not self.has_row(name):
                 self.patch_row(name, provider_cells(stats, now, self.palette))
 
     def tick(self) -> None:
@@ -154,12 +156,12 @@ class ProvidersTable(KeyedTable):
             self.update_providers(ticking)
 
     def rebuild(self) -> None:
-        self.forget_rows()
+        self.clear_rows()
         self.update_providers()
 
     @property
     def selected(self) -> str | None:
-        return self.selected_key
+        return self.cursor_key
 
     def _act(self, action: str) -> None:
         name = self.selected

@@ -15,7 +15,7 @@ from ccm_tui.events import Failure
 from ccm_tui.monitor import MonitorState, RequestView
 from ccm_tui.tui.filtering import RequestFilter
 from ccm_tui.tui.theming import Palette
-from ccm_tui.tui.widgets.keyed import KeyedTable
+from ccm_tui.tui.widgets.table import LiveTable, TableColumn
 
 
 @dataclass(frozen=True, slots=True)
@@ -88,10 +88,7 @@ def request_cells(request: RequestView, palette: Palette) -> dict[str, Text]:
     }
 
 
-EVICT_IN_CHUNKS_FROM = 200  # rows of history
-
-
-class RequestsTable(KeyedTable):
+class RequestsTable(LiveTable):
     """Rows are keyed by request id; a redraw patches only the cells that changed."""
 
     BINDINGS: ClassVar[list[BindingType]] = [
@@ -107,8 +104,8 @@ class RequestsTable(KeyedTable):
             super().__init__()
             self.request_id = request_id
 
-    def __init__(self, state: MonitorState, palette: Palette, **kwargs: object) -> None:
-        super().__init__(**kwargs)
+    def __init__(self, state: MonitorState, palette: Palette, *, id: str | None = None) -> None:
+        super().__init__(id=id)
         self.state = state
         self.palette = palette
         self.filter = RequestFilter()
@@ -116,8 +113,6 @@ class RequestsTable(KeyedTable):
         self.paused = False
         self.cleared_before = 0.0
         self.held: dict[str, None] = {}  # new requests that arrived while paused (ordered)
-        self._columns: tuple[Column, ...] = ()
-        self._evicted: list[str] = []  # gone from the state, still on screen for a moment
 
     # -- layout --------------------------------------------------------------------------
 
@@ -130,64 +125,50 @@ class RequestsTable(KeyedTable):
         flexible = [c for c in columns if not c.width]
         free = max(0, width - fixed)
         weights = sum(c.weight for c in flexible) or 1
-        widths = {c.key: c.width or max(8, free * c.weight // weights) for c in columns}
-        if columns != self._columns:
-            self._columns = columns
-            self.clear(columns=True)
-            self._shown.clear()
-            for column in columns:
-                self.add_column(column.label, key=column.key, width=widths[column.key])
-            self.rebuild()
-            return
-        for column in flexible:
-            self.set_column_width(column.key, widths[column.key])
+        self.set_columns(
+            [
+                TableColumn(c.key, c.label, c.width or max(8, free * c.weight // weights))
+                for c in columns
+            ]
+        )
 
     # -- content -------------------------------------------------------------------------
 
-    def visible(self, request: RequestView) -> bool:
+    def shows(self, request: RequestView) -> bool:
+        """Whether the request has a row: not cleared away, and matching the filter."""
         return request.at > self.cleared_before and self.filter.matches(request)
 
     def rebuild(self) -> None:
-        """Re-adds every visible request (after a filter change, a clear, a new snapshot);
+        """Re-adds every shown request (after a filter change, a clear, a new snapshot);
         while paused, the requests held back stay held and the rest are shown."""
         held = self.held
-        self.forget_rows()
+        self.clear_rows()
         self.held = {}
-        self._evicted = []
         self.update_requests([r for r in self.state.requests if r not in held], hold=False)
         self.held = {r: None for r in held if r in self.state.requests}
 
     def update_requests(self, ids: Iterable[str], hold: bool = True) -> None:
         """Adds new rows, patches changed cells, removes rows that left; call in batch_update.
         While paused, new rows are held back (unless `hold` is False)."""
-        if not self._columns:
-            return
         added = False
         gone = []
         for request_id in ids:
             request = self.state.requests.get(request_id)
-            if request is None or not self.visible(request):
+            if request is None or not self.shows(request):
                 gone.append(request_id)
                 continue
-            if request_id not in self._shown and self.paused and hold:
+            if not self.has_row(request_id) and self.paused and hold:
                 self.held[request_id] = None
                 continue
-            cells = request_cells(request, self.palette)
-            added |= self.patch_row(request_id, cells, [c.key for c in self._columns])
-        self.remove_keys(gone)
+            added |= self.patch_row(request_id, request_cells(request, self.palette))
         evicted = self.state.take_evicted()
         for request_id in evicted:  # a held request the history no longer has
             self.held.pop(request_id, None)
-        self._evicted.extend(evicted)
-        history = self.state.history
-        if len(self._evicted) >= (history // 10 if history >= EVICT_IN_CHUNKS_FROM else 1):
-            # In chunks (a tenth of a long history): removing rows re-indexes the rest, which
-            # makes every visible cell render again; a few finished rows beyond the cap for
-            # a moment cost less.
-            self.remove_keys(self._evicted)
-            self._evicted = []
-        if added and self.follow and self.row_count:
-            self.move_cursor(row=self.row_count - 1, animate=False)
+        gone.extend(evicted)
+        if gone:
+            self.remove_rows(gone)
+        if added and self.follow:
+            self.move_cursor(self.row_count - 1)
 
     def restyle(self, palette: Palette) -> None:
         self.palette = palette
@@ -203,15 +184,13 @@ class RequestsTable(KeyedTable):
         self.cleared_before = now
         self.rebuild()
 
-    @property
-    def selected_id(self) -> str | None:
-        return self.selected_key
-
-    @property
-    def shown_count(self) -> int:
-        return len(self._shown)
-
     def action_open_detail(self) -> None:
-        selected = self.selected_id
+        selected = self.cursor_key
         if selected is not None:
             self.post_message(self.OpenDetail(selected))
+
+    def on_live_table_selected(self, event: LiveTable.Selected) -> None:
+        """A click on the selected row opens it, as enter does."""
+        event.stop()
+        if event.key is not None:
+            self.post_message(self.OpenDetail(event.key))

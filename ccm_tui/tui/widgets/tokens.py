@@ -10,14 +10,14 @@ from ccm_tui import humanize as fmt
 from ccm_tui.events import RefreshState, TokenStateChanged
 from ccm_tui.monitor import MonitorState
 from ccm_tui.tui.theming import Palette
-from ccm_tui.tui.widgets.keyed import KeyedTable
+from ccm_tui.tui.widgets.table import LiveTable, TableColumn
 
 COLUMNS = (
-    ("credential", "Credential", 11),
-    ("used_by", "Used by", 10),
-    ("expires", "Expires in", 10),
-    ("refresh", "Refresh", 14),
-    ("key", "Derived API key", 25),
+    TableColumn("credential", "Credential", 11),
+    TableColumn("used_by", "Used by", 10),
+    TableColumn("expires", "Expires in", 10),
+    TableColumn("refresh", "Refresh", 14),
+    TableColumn("key", "Derived API key", 25),
 )
 
 
@@ -58,13 +58,16 @@ def token_cells(token: TokenStateChanged, now: float, palette: Palette) -> dict[
     }
 
 
-class TokensTable(KeyedTable):
-    FIXED_COLUMNS = COLUMNS
-
+class TokensTable(LiveTable):
     def __init__(
-        self, state: MonitorState, palette: Palette, clock: Callable[[], float], **kwargs: object
+        self,
+        state: MonitorState,
+        palette: Palette,
+        clock: Callable[[], float],
+        *,
+        id: str | None = None,
     ) -> None:
-        super().__init__(**kwargs)
+        super().__init__(COLUMNS, id=id)
         self.state = state
         self.palette = palette
         self.clock = clock
@@ -77,5 +80,5 @@ class TokensTable(KeyedTable):
             self.patch_row(token_id, token_cells(token, now, self.palette))
 
     def rebuild(self) -> None:
-        self.forget_rows()
+        self.clear_rows()
         self.update_tokens()
