@@ -147,6 +147,7 @@ class MonitorState:
         self.tokens: dict[str, TokenStateChanged] = {}
         self.notices: deque[Notice] = deque(maxlen=50)
         self.dropped_events = 0
+        self.total_requests = 0  # every request started, not only those the history keeps
         self.evicted: list[str] = []  # request ids dropped from the ring since last asked
         # Kept as they change, so a screen can show them each frame without a scan.
         # Requests in flight, each with the provider of its open attempt (None between
@@ -198,6 +199,7 @@ class MonitorState:
             e.route_reason, e.stream, e.message_count, e.tool_count, e.user_agent, e.headers,
         )  # fmt: skip
         self.live[e.request_id] = None
+        self.total_requests += 1
         self._note_start(e.at)
         while len(self.requests) > self.history:
             old_id, _ = self.requests.popitem(last=False)

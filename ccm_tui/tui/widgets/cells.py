@@ -16,17 +16,23 @@ def same(a: Text, b: Text) -> bool:
 
 
 def fast_cell_segments(
-    console: Console, cell: Text, width: int, padding: int, cut: str = "end"
+    console: Console,
+    cell: Text,
+    width: int,
+    padding: int,
+    cut: str = "end",
+    overflow: str = "fold",
 ) -> list[Segment] | None:
     """A one-line cell drawn as Rich draws `Padding(cell)` one line high (cut to fit,
     justified, padded) without the general machinery, which made a busy table's redraw
     cost most of a key press. `cut="start"` drops the start of what does not fit
-    instead of the end (`…` first). None for what only the machinery handles: several
-    lines, tabs, centred or full justification, trailing spaces."""
+    instead of the end (`…` first); `overflow` is for a cell without one of its own.
+    None for what only the machinery handles: several lines, tabs, centred or full
+    justification, trailing spaces."""
     plain = cell.plain
     inner = width - 2 * padding
     justify = cell.justify or "default"
-    overflow = cell.overflow or "fold"
+    overflow = cell.overflow or overflow
     if (
         inner < 1
         or "\n" in plain
@@ -87,11 +93,16 @@ def _cell_tail(plain: str, cells: int) -> str:
 
 
 def cell_segments(
-    console: Console, cell: Text, width: int, padding: int, cut: str = "end"
+    console: Console,
+    cell: Text,
+    width: int,
+    padding: int,
+    cut: str = "end",
+    overflow: str = "fold",
 ) -> list[Segment]:
     """A cell `width` wide (its padding included), unstyled by the table: the fast path
     where it can, Rich's own rendering of the padded cell otherwise."""
-    fast = fast_cell_segments(console, cell, width, padding, cut)
+    fast = fast_cell_segments(console, cell, width, padding, cut, overflow)
     if fast is not None:
         return fast
     options = console.options.update_dimensions(width, 1).update(no_wrap=True)

@@ -5,8 +5,8 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import ClassVar
 
+from rich.cells import cell_len
 from rich.text import Text
-from textual import events
 from textual.binding import Binding, BindingType
 from textual.message import Message
 
@@ -15,6 +15,7 @@ from ccm_tui.events import AuthMode, BreakerState, Failure
 from ccm_tui.monitor import MonitorState, ProviderStats
 from ccm_tui.tui.theming import Palette
 from ccm_tui.tui.widgets.table import PADDING, LiveTable, TableColumn
+from ccm_tui.tui.widgets.widths import fit_widths
 
 # Short names for the failure-class column, most telling first.
 CLASS_MARKS = (
@@ -46,9 +47,19 @@ COLUMNS = (
     TableColumn("rate", "Err/1m", 6),
     TableColumn("consecutive", "Seq", 3),
     TableColumn("classes", "Failures", 16),
-    TableColumn("last_error", "Last error", 40),  # fitted to the table's width on resize
+    TableColumn("last_error", "Last error", 40),  # what the others leave
 )
+FLOORS = {"state": 9}  # "half-open": the column does not jump with each state
 LAST_ERROR_MIN = 12
+
+
+def refused(stats: ProviderStats, now: float) -> bool:
+    """Every attempt of the last minute failed, the last one with Anthropic's refusal of
+    an OAuth login for anything but Claude Code's own requests (which never opens the
+    breaker: the provider would otherwise read "ok")."""
+    return stats.error_rate(60, now) == 1 and stats.last_error.startswith(
+        f"{Failure.OAUTH_SCOPE.value}:"
+    )
 
 
 def state_cell(stats: ProviderStats, now: float, palette: Palette) -> Text:
@@ -59,6 +70,8 @@ def state_cell(stats: ProviderStats, now: float, palette: Palette) -> Text:
         return Text(f"open {fmt.countdown(left)}", palette.style("ccm-breaker-open"))
     if stats.breaker is BreakerState.HALF_OPEN:
         return Text("half-open", palette.style("ccm-breaker-half-open"))
+    if refused(stats, now):
+        return Text("refused", palette.style("ccm-status-failed"))
     return Text("ok", palette.style("ccm-breaker-closed"))
 
 
@@ -128,12 +141,25 @@ class ProvidersTable(LiveTable):
         self.palette = palette
         self.clock = clock
 
-    def on_resize(self, event: events.Resize) -> None:
-        """The last error takes the width the other columns leave (the caption below shows
-        it whole), so the table does not scroll sideways."""
-        others = sum(c.width + 2 * PADDING for c in COLUMNS[:-1])
-        width = max(LAST_ERROR_MIN, event.size.width - others - 2 * PADDING - 1)
-        self.set_columns([*COLUMNS[:-1], TableColumn("last_error", "Last error", width)])
+    def fit_columns(self) -> None:
+        """Each column as wide as its content (cut to a common width when they cannot
+        all be), and the last error in what is left, if that is enough to read (the
+        caption below shows it whole): the table does not scroll sideways."""
+        if not self.size.width:
+            return
+        others = COLUMNS[:-1]
+        naturals = {c.key: self.natural_width(c.key, c.label) for c in others}
+        floors = {c.key: max(cell_len(c.label), FLOORS.get(c.key, 0)) for c in others}
+        naturals = {k: max(n, floors[k]) for k, n in naturals.items()}
+        budget = self.size.width - 1 - 2 * PADDING * len(others)  # 1: the scrollbar
+        rest = budget - sum(naturals.values()) - 2 * PADDING
+        if rest >= LAST_ERROR_MIN:
+            last_error = COLUMNS[-1]
+            self.set_columns([*(TableColumn(c.key, c.label, naturals[c.key]) for c in others),
+                              TableColumn(last_error.key, last_error.label, rest)])  # fmt: skip
+            return
+        widths = fit_widths(naturals, budget, floors)
+        self.set_columns([TableColumn(c.key, c.label, widths[c.key]) for c in others])
 
     def update_providers(self, names: set[str] | None = None) -> None:
         """Patches the named providers' rows (all when None); call inside batch_update."""
@@ -142,6 +168,7 @@ class ProvidersTable(LiveTable):
         for name, stats in self.state.providers.items():
             if names is None or name in names or not self.has_row(name):
                 self.patch_row(name, provider_cells(stats, now, self.palette))
+        self.fit_columns()
 
     def tick(self) -> None:
         """Cooldowns count down every second, and error rates fall as failures age out of

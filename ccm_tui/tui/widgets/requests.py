@@ -4,8 +4,9 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import dataclass
-from typing import ClassVar
+from typing import ClassVar, Literal
 
+from rich.cells import cell_len
 from rich.text import Text
 from textual.binding import Binding, BindingType
 from textual.message import Message
@@ -15,29 +16,31 @@ from ccm_tui.events import Failure
 from ccm_tui.monitor import MonitorState, RequestView
 from ccm_tui.tui.filtering import RequestFilter
 from ccm_tui.tui.theming import Palette
-from ccm_tui.tui.widgets.table import LiveTable, TableColumn
+from ccm_tui.tui.widgets.table import PADDING, LiveTable, TableColumn
+from ccm_tui.tui.widgets.widths import fit_widths
 
 
 @dataclass(frozen=True, slots=True)
 class Column:
     key: str
     label: str
-    width: int  # 0: shares what is left, by weight
-    min_screen: int  # shown only when the table is at least this wide
-    weight: int = 0
+    width: int = 0  # 0: as wide as its content, cut when the table cannot give that
+    extra: int = 0  # shown only where the others fit whole (when not, the highest goes first)
+    cut: Literal["end", "start"] = "end"
 
 
 COLUMNS = (
-    Column("time", "Time", 8, 0),
-    Column("model", "Model", 0, 0, weight=2),
-    Column("provider", "Provider", 0, 0, weight=3),
-    Column("status", "St", 3, 0),
-    Column("ttfb", "TTFB", 6, 0),
-    Column("duration", "Dur", 6, 0),
-    Column("input", "In", 5, 96),
-    Column("output", "Out", 5, 0),
-    Column("stop", "Stop", 8, 100),
+    Column("time", "Time", 8),
+    Column("model", "Model"),
+    Column("provider", "Provider", cut="start"),  # a chain ends where the request went
+    Column("status", "St", 3),
+    Column("ttfb", "TTFB", 6),
+    Column("duration", "Dur", 6),
+    Column("input", "In", 5, extra=1),
+    Column("output", "Out", 5),
+    Column("stop", "Stop", extra=2),
 )
+FILL = "provider"  # takes what the others leave
 
 
 def status_style(request: RequestView) -> str:
@@ -54,7 +57,9 @@ def status_style(request: RequestView) -> str:
 
 def request_cells(request: RequestView, palette: Palette) -> dict[str, Text]:
     model = request.requested_model
-    if request.actual_model and request.actual_model != model:
+    if request.actual_model.startswith(model):  # the same model, its version pinned
+        model = request.actual_model
+    elif request.actual_model:
         model = f"{model}→{request.actual_model}"
     if request.path.endswith("/count_tokens"):
         model = f"count · {model}"
@@ -116,20 +121,26 @@ class RequestsTable(LiveTable):
 
     # -- layout --------------------------------------------------------------------------
 
-    def on_resize(self) -> None:
-        self.fit_columns(self.size.width)
-
-    def fit_columns(self, width: int) -> None:
-        columns = tuple(c for c in COLUMNS if width >= c.min_screen)
-        fixed = sum(c.width for c in columns) + 2 * len(columns) + 2
-        flexible = [c for c in columns if not c.width]
-        free = max(0, width - fixed)
-        weights = sum(c.weight for c in flexible) or 1
+    def fit_columns(self) -> None:
+        """Model and Provider as wide as their content where the table has room (the
+        extra columns give theirs first), else both cut to a common width; Provider
+        takes what is left, so the columns after it stay put as rows come and go."""
+        if not self.size.width:
+            return
+        shown = list(COLUMNS)
+        while True:
+            fitted = {c.key: self.natural_width(c.key, c.label) for c in shown if not c.width}
+            fixed = sum(c.width for c in shown)
+            budget = self.size.width - 1 - fixed - 2 * PADDING * len(shown)  # 1: scrollbar
+            extras = [c for c in shown if c.extra]
+            if sum(fitted.values()) <= budget or not extras:
+                break
+            shown.remove(max(extras, key=lambda c: c.extra))
+        floors = {c.key: cell_len(c.label) for c in shown}
+        widths = fit_widths(fitted, budget, floors)
+        widths[FILL] += max(0, budget - sum(widths.values()))
         self.set_columns(
-            [
-                TableColumn(c.key, c.label, c.width or max(8, free * c.weight // weights))
-                for c in columns
-            ]
+            [TableColumn(c.key, c.label, c.width or widths[c.key], c.cut) for c in shown]
         )
 
     # -- content -------------------------------------------------------------------------
@@ -167,6 +178,7 @@ class RequestsTable(LiveTable):
         gone.extend(evicted)
         if gone:
             self.remove_rows(gone)
+        self.fit_columns()
         if added and self.follow:
             self.move_cursor(self.row_count - 1)
 
@@ -183,6 +195,11 @@ class RequestsTable(LiveTable):
     def clear_requests(self, now: float) -> None:
         self.cleared_before = now
         self.rebuild()
+
+    def user_moved_cursor(self) -> None:
+        """Moving off the newest row stops following, as in `less +F`; `f` follows again."""
+        if self.cursor_row != self.row_count - 1:
+            self.follow = False
 
     def action_open_detail(self) -> None:
         selected = self.cursor_key

@@ -6,13 +6,13 @@ This table is a `ScrollView` whose `render_line` returns `Strip`s: each row reme
 its cells and the segments each was drawn as, so a patch redraws only the cells that
 changed and a line is put together again only when something on it changed. It draws
 exactly as DataTable with a row cursor does (tests/tui/test_live_table.py holds it to
-that), and it styles itself with component classes, so its colours come from the theme.
+that), but for a cell cut to fit: that one always shows it, with an ellipsis. It styles
+itself with component classes, so its colours come from the theme.
 """
 
 from __future__ import annotations
 
 import functools
-from collections import Counter
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import ClassVar, Literal, NamedTuple
@@ -29,6 +29,7 @@ from textual.scroll_view import ScrollView
 from textual.strip import Strip
 
 from ccm_tui.tui.widgets.cells import cell_segments, same
+from ccm_tui.tui.widgets.widths import CellWidths
 
 PADDING = 1  # blank cells on each side of a cell
 
@@ -107,12 +108,12 @@ class LiveTable(ScrollView, can_focus=True):
     """
 
     BINDINGS: ClassVar[list[BindingType]] = [
-        Binding("up", "cursor_up", "Cursor up", show=False, id="table.up"),
-        Binding("down", "cursor_down", "Cursor down", show=False, id="table.down"),
-        Binding("pageup", "page_up", "Page up", show=False, id="table.page_up"),
-        Binding("pagedown", "page_down", "Page down", show=False, id="table.page_down"),
-        Binding("ctrl+home", "first_row", "First row", show=False, id="table.first"),
-        Binding("ctrl+end", "last_row", "Last row", show=False, id="table.last"),
+        Binding("up", "step(-1)", "Cursor up", show=False, id="table.up"),
+        Binding("down", "step(1)", "Cursor down", show=False, id="table.down"),
+        Binding("pageup", "page(-1)", "Page up", show=False, id="table.page_up"),
+        Binding("pagedown", "page(1)", "Page down", show=False, id="table.page_down"),
+        Binding("ctrl+home", "go(0)", "First row", show=False, id="table.first"),
+        Binding("ctrl+end", "go(-1)", "Last row", show=False, id="table.last"),
         Binding("left", "scroll_left", "Scroll left", show=False, id="table.left"),
         Binding("right", "scroll_right", "Scroll right", show=False, id="table.right"),
         Binding("home", "scroll_home", "Scroll home", show=False, id="table.home"),
@@ -153,7 +154,7 @@ class LiveTable(ScrollView, can_focus=True):
         self._versions: dict[str, int] = {}  # per row, moves when one of its cells changes
         self._lines: dict[str, tuple[tuple[object, ...], Strip]] = {}
         self._header: tuple[tuple[object, ...], Strip] | None = None
-        self._widths: dict[str, Counter[int]] = {}  # per column, the cells' widths
+        self._widths = CellWidths()
         self._layout = 0  # moves when the columns change
         self._cursor = 0
         self._announced: str | None = None
@@ -179,10 +180,16 @@ class LiveTable(ScrollView, can_focus=True):
             self._size_changed()
             self.refresh()
 
-    def content_width(self, key: str) -> int:
-        """The widest cell of a column among the rows now in the table (0 when none)."""
-        widths = self._widths.get(key)
-        return max(widths) if widths else 0
+    def natural_width(self, key: str, label: str) -> int:
+        """What a column needs to show its label and each of its cells now in the table."""
+        return max(cell_len(label), self._widths.widest(key))
+
+    def fit_columns(self) -> None:
+        """Sets the columns for the table's width and content: on resize, and where a
+        subclass's cells change."""
+
+    def on_resize(self, _: events.Resize) -> None:
+        self.fit_columns()
 
     # -- rows ------------------------------------------------------------------------------
 
@@ -210,7 +217,7 @@ class LiveTable(ScrollView, can_focus=True):
         self._drawn[key] = {}
         self._versions[key] = 0
         for column, cell in cells.items():
-            self._widths.setdefault(column, Counter())[cell_len(cell.plain)] += 1
+            self._widths.add(column, cell)
         self._size_changed()
         self._refresh_rows(len(self._keys) - 1)
         self._announce()
@@ -219,10 +226,9 @@ class LiveTable(ScrollView, can_focus=True):
         row = self._cells[key]
         old = row.get(column)
         row[column] = cell
-        widths = self._widths.setdefault(column, Counter())
         if old is not None:
-            _forget_width(widths, cell_len(old.plain))
-        widths[cell_len(cell.plain)] += 1
+            self._widths.remove(column, old)
+        self._widths.add(column, cell)
         self._versions[key] += 1
         self._refresh_rows(self._index[key])
 
@@ -250,7 +256,7 @@ class LiveTable(ScrollView, can_focus=True):
         before_cursor = sum(1 for k in doomed if self._index[k] < self._cursor)
         for key in doomed:
             for column, cell in self._cells.pop(key).items():
-                _forget_width(self._widths[column], cell_len(cell.plain))
+                self._widths.remove(column, cell)
             del self._drawn[key], self._versions[key], self._index[key]
             self._lines.pop(key, None)
         self._keys = [k for k in self._keys if k not in doomed]
@@ -272,7 +278,7 @@ class LiveTable(ScrollView, can_focus=True):
 
     def clear_rows(self) -> None:
         self._keys, self._index, self._cells, self._drawn = [], {}, {}, {}
-        self._versions, self._lines, self._widths = {}, {}, {}
+        self._versions, self._lines, self._widths = {}, {}, CellWidths()
         self._cursor = 0
         self._size_changed()
         self.refresh()
@@ -288,14 +294,13 @@ class LiveTable(ScrollView, can_focus=True):
     def cursor_key(self) -> str | None:
         return self._keys[self._cursor] if self._keys else None
 
-    def move_cursor(self, row: int, *, scroll: bool = True) -> None:
+    def move_cursor(self, row: int) -> None:
         """Puts the cursor on a row (clamped to the table) and scrolls it into view."""
         row = max(0, min(row, len(self._keys) - 1))
         if row != self._cursor:
             self._refresh_rows(self._cursor, row)
             self._cursor = row
-        if scroll:
-            self.scroll_to_cursor()
+        self.scroll_to_cursor()
         self._announce()
 
     def scroll_to_cursor(self) -> None:
@@ -323,23 +328,15 @@ class LiveTable(ScrollView, can_focus=True):
             self._announced = key
             self.post_message(self.Highlighted(self, key))
 
-    def action_cursor_up(self) -> None:
-        self._user_move(self._cursor - 1)
+    def action_step(self, rows: int) -> None:
+        self._user_move(self._cursor + rows)
 
-    def action_cursor_down(self) -> None:
-        self._user_move(self._cursor + 1)
+    def action_page(self, pages: int) -> None:
+        self._user_move(self._cursor + pages * max(1, self.scrollable_content_region.height - 1))
 
-    def action_page_up(self) -> None:
-        self._user_move(self._cursor - max(1, self.scrollable_content_region.height - 1))
-
-    def action_page_down(self) -> None:
-        self._user_move(self._cursor + max(1, self.scrollable_content_region.height - 1))
-
-    def action_first_row(self) -> None:
-        self._user_move(0)
-
-    def action_last_row(self) -> None:
-        self._user_move(len(self._keys) - 1)
+    def action_go(self, row: int) -> None:
+        """To a row by its index; -1 the last."""
+        self._user_move(row if row >= 0 else len(self._keys) + row)
 
     def action_scroll_home(self) -> None:
         self.scroll_to(x=0, animate=False, force=True)
@@ -466,7 +463,7 @@ class LiveTable(ScrollView, can_focus=True):
             if hit is not None and hit[0] is cell and hit[1] == width:
                 plain = hit[2]
             else:
-                plain = cell_segments(console, cell, width, PADDING, column.cut)
+                plain = cell_segments(console, cell, width, PADDING, column.cut, "ellipsis")
                 drawn[column.key] = (cell, width, plain)
             segments.extend(Segment.apply_style(plain, pre + _column_meta(index), post))
         return segments
@@ -511,9 +508,3 @@ def _column_meta(index: int) -> Style:
     """Each cell's segments carry their column, as DataTable's do: a line is then drawn
     (and exported) cell by cell, never merged across cells of the same colour."""
     return Style.from_meta({"column": index})
-
-
-def _forget_width(widths: Counter[int], width: int) -> None:
-    widths[width] -= 1
-    if widths[width] <= 0:
-        del widths[width]

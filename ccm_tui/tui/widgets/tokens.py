@@ -4,13 +4,15 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
+from rich.cells import cell_len
 from rich.text import Text
 
 from ccm_tui import humanize as fmt
 from ccm_tui.events import RefreshState, TokenStateChanged
 from ccm_tui.monitor import MonitorState
 from ccm_tui.tui.theming import Palette
-from ccm_tui.tui.widgets.table import LiveTable, TableColumn
+from ccm_tui.tui.widgets.table import PADDING, LiveTable, TableColumn
+from ccm_tui.tui.widgets.widths import fit_widths
 
 COLUMNS = (
     TableColumn("credential", "Credential", 11),
@@ -19,6 +21,7 @@ COLUMNS = (
     TableColumn("refresh", "Refresh", 14),
     TableColumn("key", "Derived API key", 25),
 )
+FLOORS = {"expires": 10, "refresh": 10}  # "1h 12m 12s"; "refreshing…"
 
 
 def refresh_cell(token: TokenStateChanged, now: float, palette: Palette) -> Text:
@@ -72,12 +75,25 @@ class TokensTable(LiveTable):
         self.palette = palette
         self.clock = clock
 
+    def fit_columns(self) -> None:
+        """Each column as wide as its content; where they cannot all be, the widest are
+        cut first, never the derived key (nor below FLOORS)."""
+        if not self.size.width:
+            return
+        naturals = {c.key: self.natural_width(c.key, c.label) for c in COLUMNS}
+        floors = {c.key: max(cell_len(c.label), FLOORS.get(c.key, 0)) for c in COLUMNS}
+        floors["key"] = naturals["key"]
+        budget = self.size.width - 1 - 2 * PADDING * len(COLUMNS)  # 1: the scrollbar
+        widths = fit_widths(naturals, budget, floors)
+        self.set_columns([TableColumn(c.key, c.label, widths[c.key]) for c in COLUMNS])
+
     def update_tokens(self) -> None:
         """Patches every row; there are few, and their countdowns move each second."""
         now = self.clock()
         self.keep_only(self.state.tokens)
         for token_id, token in self.state.tokens.items():
             self.patch_row(token_id, token_cells(token, now, self.palette))
+        self.fit_columns()
 
     def rebuild(self) -> None:
         self.clear_rows()
