@@ -1013,6 +1013,7 @@ async def test_the_status_line_keeps_its_counts_whole_and_cuts_the_address(fed):
 
 async def test_at_80x24_the_help_says_there_is_more_until_scrolled_to_the_end(fed):
     f = fed()
+    f.app.animation_level = "full"  # the help glides to its end
     async with running(f.app, NARROW) as pilot:
         await pilot.press("question_mark")
         box = f.app.screen.query_one("#help-box")
