@@ -38,16 +38,16 @@ AUTH_LABELS = {
     AuthMode.DERIVED_KEY: "derived",
 }
 
-COLUMNS = (
-    TableColumn("name", "Provider", 12),
-    TableColumn("auth", "Auth", 8),
-    TableColumn("state", "State", 10),
-    TableColumn("requests", "Req", 5),
-    TableColumn("ok", "OK", 5),
-    TableColumn("rate", "Err/1m", 6),
-    TableColumn("consecutive", "Seq", 3),
-    TableColumn("classes", "Failures", 16),
-    TableColumn("last_error", "Last error", 40),  # what the others leave
+COLUMNS = (  # widths: fit_columns, from the content and the table's width
+    TableColumn("name", "Provider", 0),
+    TableColumn("auth", "Auth", 0),
+    TableColumn("state", "State", 0),
+    TableColumn("requests", "Req", 0),
+    TableColumn("ok", "OK", 0),
+    TableColumn("rate", "Err/1m", 0),
+    TableColumn("consecutive", "Seq", 0),
+    TableColumn("classes", "Failures", 0),
+    TableColumn("last_error", "Last error", 0),
 )
 FLOORS = {"state": 9}  # "half-open": the column does not jump with each state
 LAST_ERROR_MIN = 12

@@ -14,12 +14,12 @@ from ccm_tui.tui.theming import Palette
 from ccm_tui.tui.widgets.table import PADDING, LiveTable, TableColumn
 from ccm_tui.tui.widgets.widths import fit_widths
 
-COLUMNS = (
-    TableColumn("credential", "Credential", 11),
-    TableColumn("used_by", "Used by", 10),
-    TableColumn("expires", "Expires in", 10),
-    TableColumn("refresh", "Refresh", 14),
-    TableColumn("key", "Derived API key", 25),
+COLUMNS = (  # widths: fit_columns, from the content and the table's width
+    TableColumn("credential", "Credential", 0),
+    TableColumn("used_by", "Used by", 0),
+    TableColumn("expires", "Expires in", 0),
+    TableColumn("refresh", "Refresh", 0),
+    TableColumn("key", "Derived API key", 0),
 )
 FLOORS = {"expires": 10, "refresh": 10}  # "1h 12m 12s"; "refreshing…"
 
