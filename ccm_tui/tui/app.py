@@ -11,7 +11,6 @@ import time
 from collections.abc import Callable, Iterable
 from typing import ClassVar
 
-from rich.text import Text
 from textual import events, work
 from textual.app import App, ComposeResult, SystemCommand
 from textual.binding import Binding, BindingType
@@ -20,13 +19,13 @@ from textual.containers import Container, Vertical
 from textual.geometry import Size
 from textual.screen import Screen
 from textual.theme import Theme
-from textual.widgets import DataTable, Static, Tab, Tabs
+from textual.widgets import Static, Tab, Tabs
 
-from ccm_tui import humanize as fmt
 from ccm_tui.control import ControlError, ProxyControl
 from ccm_tui.events import ConnectionChanged, EventBus, Level
 from ccm_tui.heap import settle_heap
 from ccm_tui.monitor import MonitorState
+from ccm_tui.tui import chrome
 from ccm_tui.tui.filtering import RequestFilter
 from ccm_tui.tui.messages import BusAdapter, MonitorUpdated
 from ccm_tui.tui.screens import ConfirmQuitScreen, FilterScreen, HelpScreen
@@ -36,6 +35,7 @@ from ccm_tui.tui.widgets.keybar import KeyBar
 from ccm_tui.tui.widgets.line import TextLine
 from ccm_tui.tui.widgets.providers import ProvidersTable
 from ccm_tui.tui.widgets.requests import RequestsTable
+from ccm_tui.tui.widgets.table import LiveTable
 from ccm_tui.tui.widgets.tokens import TokensTable
 
 PANES = ("requests", "providers", "tokens", "detail")
@@ -78,11 +78,14 @@ class CcmApp(App[int]):
         tick_s: float = 1.0,
         ansi_color: bool | None = None,
         owns_process: bool = False,
+        simulated: bool = False,
     ) -> None:
         """`owns_process`: the app is the process (ccm-tui, demo, attach), so what exists
-        once the screen is up lives as long as it (`heap.settle_heap` then)."""
+        once the screen is up lives as long as it (`heap.settle_heap` then).
+        `simulated`: the traffic is the demo's own, so quitting cuts off nothing real."""
         super().__init__(ansi_color=ansi_color)
         self.owns_process = owns_process
+        self.simulated = simulated
         self.state = state
         self.bus = bus
         self.control = control
@@ -155,7 +158,7 @@ class CcmApp(App[int]):
         with self.batch_update():
             self.providers.update_providers()
             self.tokens.update_tokens()
-            self.requests.fit_columns(self.requests.size.width or self.size.width)
+            self.requests.rebuild()
         self._refresh_chrome()
         self.adapter.start()
         self.set_interval(self.tick_s, self._tick)
@@ -260,7 +263,8 @@ class CcmApp(App[int]):
         if message in self._toasts:
             return
         self._toasts[message] = now
-        self.notify(message, severity=severity, timeout=timeout, markup=False)  # type: ignore[arg-type]
+        text = chrome.toast_text(message, self.size.width)
+        self.notify(text, severity=severity, timeout=timeout, markup=False)  # type: ignore[arg-type]
 
     def _tick(self) -> None:
         with self.batch_update():
@@ -273,7 +277,7 @@ class CcmApp(App[int]):
         self.connection = change
         if previous is None or previous.connected != change.connected:
             self.notify(
-                change.message,
+                chrome.toast_text(change.message, self.size.width),
                 severity="information" if change.connected else "warning",
                 timeout=4,
                 markup=False,
@@ -281,67 +285,28 @@ class CcmApp(App[int]):
 
     def _refresh_chrome(self) -> None:
         now = self.clock()
-        status = Text(no_wrap=True, overflow="ellipsis")
-        status.append("ccm-tui ", "bold")
-        if self.connection is not None and not self.connection.connected:
-            retry = self.connection.retry_in_s
-            status.append(f"⚠ {self.source} — away", self.palette.style("ccm-status-failed"))
-            if retry is not None:
-                status.append(f", retrying in {retry:.0f}s", self.palette.style("ccm-muted"))
-        else:
-            status.append(self.source, self.palette.style("ccm-accent"))
-        rate = self.state.request_rate(10, now)
-        status.append(
-            f"  {len(self.state.live)} live · {self.state.total_requests} req · {rate:.1f}/s"
+        where, counts = chrome.status_line(
+            self.state, self.source, self.connection, self.palette, now
         )
-        self.status_line.show(status)
-
-        caption = Text(no_wrap=True, overflow="ellipsis")
-        table = self.requests
-        caption.append(
-            "following" if table.follow else "not following", self.palette.style("ccm-muted")
-        )
-        if table.paused:
-            caption.append(
-                f"  PAUSED +{len(table.held)}", self.palette.style("ccm-status-client-error")
-            )
-        if table.filter.active:
-            caption.append(f"  filter: {table.filter.describe()}", self.palette.style("ccm-accent"))
-            caption.append(f" ({table.shown_count} shown)", self.palette.style("ccm-muted"))
-        self.requests_caption.show(caption)
-        self.providers_caption.show(self._provider_caption(now))
+        self.status_line.show(where, counts)
+        self.requests_caption.show(chrome.requests_caption(self.requests, self.palette))
+        stats = self.state.providers.get(self.providers.selected or "")
+        self.providers_caption.show(chrome.provider_caption(stats, self.palette, now))
         self.tokens_empty.display = not self.state.tokens
-
-    def _provider_caption(self, now: float) -> Text:
-        """The selected provider's last error in full: the table has room for a glimpse."""
-        name = self.providers.selected
-        stats = self.state.providers.get(name or "")
-        caption = Text(no_wrap=True, overflow="ellipsis")
-        if stats is None:
-            return caption
-        caption.append(stats.name, "bold")
-        if stats.last_error:
-            caption.append(
-                f" · {fmt.ago(stats.last_error_at, now)}: ", self.palette.style("ccm-muted")
-            )
-            caption.append(stats.last_error, self.palette.style("ccm-status-failed"))
-        else:
-            caption.append(" · no errors", self.palette.style("ccm-muted"))
-        return caption
 
     # -- selection and detail --------------------------------------------------------------
 
-    def on_data_table_row_highlighted(self, event: DataTable.RowHighlighted) -> None:
-        if event.data_table is self.requests:
+    def on_live_table_highlighted(self, event: LiveTable.Highlighted) -> None:
+        if event.table is self.requests:
             self._show_selected()
-        elif event.data_table is self.providers:
-            self._refresh_chrome()
+        if event.table is self.requests or event.table is self.providers:
+            self._refresh_chrome()  # following or not; the selected provider's caption
 
     def on_requests_table_open_detail(self, event: RequestsTable.OpenDetail) -> None:
         self.action_pane("detail")
 
     def _show_selected(self, force: bool = False) -> None:
-        selected = self.requests.selected_id
+        selected = self.requests.cursor_key
         self.detail.show(self.state.requests.get(selected) if selected else None, force)
 
     # -- actions -----------------------------------------------------------------------------
@@ -377,8 +342,8 @@ class CcmApp(App[int]):
 
     def action_toggle_follow(self) -> None:
         self.requests.follow = not self.requests.follow
-        if self.requests.follow and self.requests.row_count:
-            self.requests.move_cursor(row=self.requests.row_count - 1, animate=False)
+        if self.requests.follow:
+            self.requests.move_cursor(self.requests.row_count - 1)
         self._refresh_chrome()
 
     def action_clear(self) -> None:
@@ -438,7 +403,7 @@ class CcmApp(App[int]):
         self.toast(message)
 
     def action_request_quit(self) -> None:
-        in_flight = len(self.state.live)
+        in_flight = 0 if self.simulated else len(self.state.live)
         if not in_flight:
             self.exit(0)
             return

@@ -3,7 +3,7 @@
 A theme file holds `textual.theme.Theme` fields plus a `[variables]` table that
 must define every `ccm-*` variable in `REQUIRED_VARIABLES`; TCSS refers to them
 as `$ccm-status-ok` and the like, and `Palette` turns the same variables into
-`rich.style.Style`s for DataTable cells, which cannot use TCSS variables.
+`rich.style.Style`s for table cells, which cannot use TCSS variables.
 
 NO_COLOR: Textual 8.2.8 honours it itself (`App.__init__` reads the variable,
 set to anything, even empty) and filters every rendered segment, Rich cells
@@ -434,7 +434,7 @@ def _rich_color(value: str, background: Color | None) -> RichColor | None:
 
 
 class Palette:
-    """Theme variables as Rich styles, for DataTable cells (Text) that cannot use TCSS variables.
+    """Theme variables as Rich styles, for table cells (Text) that cannot use TCSS variables.
 
     Build one when the theme changes (`app.theme_changed_signal`), not per cell. A ccm
     variable the theme lacks falls back as in `fallback_variables`; with nothing to go on
