@@ -103,7 +103,9 @@ def main() -> None:
         bus.publish(AttemptStarted(rid, 1, "fast", "m", AuthMode.PASSTHROUGH, time.time()))
         bus.publish(ResponseStarted(rid, 1, "fast", 200, 1.0))
         bus.publish(
-            RequestFinished(rid, 200, Failure.OK, "fast", "m", 10, 20, 0, 0, "end_turn", 2.0, "")
+            RequestFinished(
+                rid, 200, Failure.OK, "fast", "m", 10, 20, 0, 0, "end_turn", 2.0, "", time.time()
+            )
         )
 
     observer = ResponseObserver()

@@ -36,7 +36,9 @@ def request_events(number: int, now: float) -> list[Event]:
         scenes.attempt(rid, 1, "zai", "glm-4.6", now),
         scenes.response(rid, 1, "zai", 300.0),
         scenes.progressed(rid, 10, "hello there"),
-        scenes.finished(rid, "zai", "glm-4.6", output_tokens=40 + number % 50, text="hello"),
+        scenes.finished(
+            rid, "zai", "glm-4.6", at=now, output_tokens=40 + number % 50, text="hello"
+        ),
     ]
 
 

@@ -15,6 +15,7 @@ import random
 import time
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 
 import httpx
@@ -33,11 +34,13 @@ from ccm_tui.events import (
     ConnectionChanged,
     Event,
     EventBus,
+    Level,
+    Notice,
     SnapshotLoaded,
     event_from_dict,
 )
 from ccm_tui.masking import mask_text
-from ccm_tui.monitor import MonitorState
+from ccm_tui.monitor import MonitorState, ProxyInstance
 
 log = logging.getLogger(__name__)
 
@@ -138,6 +141,10 @@ class RemoteMonitor:
     with jitter between `backoff` bounds and start over after a good connection; a wrong
     key (401) keeps being retried at the slowest pace, so fixing the proxy is picked up.
 
+    Each snapshot names the proxy run it comes from: reconnected to another run (the proxy
+    restarted), the monitor publishes a warning `Notice` after its `SnapshotLoaded`, so a
+    history and counters that start again are not mistaken for lost data.
+
     Remote events whose type or fields this version does not know are skipped (counted
     in `skipped`), as are a remote's own ConnectionChanged/SnapshotLoaded: those describe
     this session only. Nothing is printed; an unexpected error is logged and retried.
@@ -171,6 +178,7 @@ class RemoteMonitor:
         self._owns_client = client is None
         self._task: asyncio.Task[Any] | None = None
         self._loaded = False  # the current connection delivered its snapshot
+        self._instance: ProxyInstance | None = None  # the proxy run the last snapshot came from
         bus.add_listener(self._fold)
 
     def _fold(self, event: Event) -> None:
@@ -296,13 +304,25 @@ class RemoteMonitor:
                     f"its snapshot could not be read ({mask_text(str(err))[:200]}): "
                     "is it a much newer or older ccm-tui?"
                 ) from None
+            previous, self._instance = self._instance, fresh.instance
             self.state.replace_with(fresh)
             self._loaded = True
             self.bus.publish(SnapshotLoaded(time.time()))
+            if previous is not None and previous.id != fresh.instance.id:
+                self.bus.publish(self._restarted(fresh.instance))
         elif frame.event == "event":
             event = self._decode(frame.data)
             if event is not None:
                 self.bus.publish(event)  # folded once, by self._fold
+
+    def _restarted(self, instance: ProxyInstance) -> Notice:
+        """Without this, a history and counters that start again look like lost data."""
+        when = datetime.fromtimestamp(instance.started_at).strftime("%H:%M")
+        return Notice(
+            Level.WARNING,
+            f"{self.shown_url} restarted at {when}: its history and counters started again",
+            time.time(),
+        )
 
     def _decode(self, data: bytes) -> Event | None:
         """The event, or None for one this version does not know (a newer proxy's)."""

@@ -1,21 +1,23 @@
 """Everything the proxy tells its watchers, and the bus that carries it.
 
 Events are frozen dataclasses made of plain values so they can cross a process
-boundary as JSON (`/_ccm/events`, `ccm-tui attach`) and come back equal. Every
-string in an event is already masked: no key or token ever enters one.
+boundary as JSON (`/_ccm/events`, `ccm-tui attach`, through `ccm_tui.codec`) and come
+back equal. Each carries the wall-clock time it describes where the monitor needs one, so
+folding the same events gives the same picture on any machine. Every string in an event
+is already masked: no key or token ever enters one.
 """
 
 from __future__ import annotations
 
 import asyncio
-import dataclasses
 import enum
-import types
 import typing
 from collections import deque
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
+
+from ccm_tui.codec import TaggedUnion
 
 
 class Failure(enum.StrEnum):
@@ -140,6 +142,7 @@ class AttemptFailed:
     message: str  # masked
     retry_after_s: float | None
     duration_ms: float
+    at: float  # wall clock, epoch seconds: when it failed
 
 
 @dataclass(frozen=True, slots=True)
@@ -177,6 +180,7 @@ class RequestFinished:
     stop_reason: str
     duration_ms: float
     error_message: str  # masked; "" on success
+    at: float  # wall clock, epoch seconds: when it finished
     blocks: tuple[BlockView, ...] = ()
 
 
@@ -261,58 +265,21 @@ Event = (
     | SnapshotLoaded
 )
 
-EVENT_TYPES: dict[str, type] = {cls.__name__: cls for cls in typing.get_args(Event)}
 
+# --- JSON ---------------------------------------------------------------------------------
 
-# --- JSON codec ---------------------------------------------------------------------------
-
-
-def _to_plain(value: Any) -> Any:
-    if isinstance(value, enum.Enum):
-        return value.value
-    if dataclasses.is_dataclass(value) and not isinstance(value, type):
-        return {f.name: _to_plain(getattr(value, f.name)) for f in dataclasses.fields(value)}
-    if isinstance(value, tuple | list):
-        return [_to_plain(v) for v in value]
-    return value
+EVENTS = TaggedUnion(typing.get_args(Event), what="event type")
+EVENT_TYPES: dict[str, type] = EVENTS.types
 
 
 def event_to_dict(event: Event) -> dict[str, Any]:
-    data = _to_plain(event)
-    data["type"] = type(event).__name__
-    return data
+    """Plain JSON values, with the event's class name in `"type"`."""
+    return EVENTS.encode(event)
 
 
-def _from_plain(hint: Any, value: Any) -> Any:
-    if value is None:
-        return None
-    origin = typing.get_origin(hint)
-    if origin in (typing.Union, types.UnionType):
-        options = [a for a in typing.get_args(hint) if a is not type(None)]
-        return _from_plain(options[0], value) if len(options) == 1 else value
-    if origin is tuple:
-        args = typing.get_args(hint)
-        if len(args) == 2 and args[1] is Ellipsis:
-            return tuple(_from_plain(args[0], v) for v in value)
-        return tuple(_from_plain(a, v) for a, v in zip(args, value, strict=True))
-    if isinstance(hint, type) and issubclass(hint, enum.Enum):
-        return hint(value)
-    if isinstance(hint, type) and dataclasses.is_dataclass(hint):
-        hints = typing.get_type_hints(hint)
-        return hint(**{k: _from_plain(hints[k], v) for k, v in value.items() if k in hints})
-    if hint is float and isinstance(value, int):
-        return float(value)
-    return value
-
-
-def event_from_dict(data: dict[str, Any]) -> Event:
+def event_from_dict(data: Mapping[str, Any]) -> Event:
     """Rebuilds an event sent by `event_to_dict`; unknown fields (a newer proxy) are ignored."""
-    cls = EVENT_TYPES.get(str(data.get("type")))
-    if cls is None:
-        raise ValueError(f"unknown event type {data.get('type')!r}")
-    hints = typing.get_type_hints(cls)
-    kwargs = {k: _from_plain(hints[k], v) for k, v in data.items() if k in hints}
-    return cls(**kwargs)
+    return EVENTS.decode(data)  # type: ignore[no-any-return]
 
 
 # --- the bus ------------------------------------------------------------------------------

@@ -1,17 +1,21 @@
 """MonitorState: the picture of the proxy that the TUI draws and `/_ccm/state` serves.
 
-It is built only by folding events, so a remote watcher (`ccm-tui attach`) that starts
-from a snapshot and folds the same events sees the same picture.
+It is built only by folding events, with the times the events carry (never a clock of
+its own), and its snapshot holds everything the fold reads: a remote watcher
+(`ccm-tui attach`) that starts from a snapshot and folds the same events sees the same
+picture, by construction.
 """
 
 from __future__ import annotations
 
+import secrets
 import time
 from collections import OrderedDict, deque
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
+from ccm_tui.codec import decoder, encoder, wire
 from ccm_tui.events import (
     AttemptFailed,
     AttemptStarted,
@@ -28,8 +32,6 @@ from ccm_tui.events import (
     ResponseStarted,
     StreamProgressed,
     TokenStateChanged,
-    event_from_dict,
-    event_to_dict,
 )
 
 RATE_WINDOWS = (60.0, 300.0)
@@ -98,8 +100,8 @@ class ProviderStats:
     name: str
     enabled: bool = True
     auth: AuthMode = AuthMode.APIKEY
-    breaker: BreakerState = BreakerState.CLOSED
-    breaker_until: float | None = None
+    breaker: BreakerState = field(default=BreakerState.CLOSED, metadata=wire("breaker", "state"))
+    breaker_until: float | None = field(default=None, metadata=wire("breaker", "until"))
     consecutive_failures: int = 0
     requests: int = 0
     successes: int = 0
@@ -138,10 +140,29 @@ class ProviderStats:
         return failed / total if total else None
 
 
+@dataclass(frozen=True, slots=True)
+class ProxyInstance:
+    """Which run of a proxy a picture belongs to: a restarted proxy starts a new history."""
+
+    id: str
+    started_at: float  # wall clock, epoch seconds
+
+    @classmethod
+    def new(cls, now: float) -> ProxyInstance:
+        return cls(secrets.token_hex(8), now)
+
+
 class MonitorState:
-    def __init__(self, history: int = 1000, clock: Callable[[], float] = time.time) -> None:
+    def __init__(
+        self,
+        history: int = 1000,
+        clock: Callable[[], float] = time.time,
+        instance: ProxyInstance | None = None,
+    ) -> None:
         self.history = history
-        self.clock = clock
+        self.clock = clock  # only for what a snapshot says about "now"; the fold never reads it
+        self.instance = instance or ProxyInstance.new(clock())
+        self.total_requests = 0  # seen since the proxy started, not only those still kept
         self.requests: OrderedDict[str, RequestView] = OrderedDict()
         self.providers: dict[str, ProviderStats] = {}
         self.tokens: dict[str, TokenStateChanged] = {}
@@ -198,6 +219,7 @@ class MonitorState:
             e.route_reason, e.stream, e.message_count, e.tool_count, e.user_agent, e.headers,
         )  # fmt: skip
         self.live[e.request_id] = None
+        self.total_requests += 1
         self._note_start(e.at)
         while len(self.requests) > self.history:
             old_id, _ = self.requests.popitem(last=False)
@@ -244,7 +266,7 @@ class MonitorState:
                     attempt.duration_ms = e.duration_ms
         if self.live.get(e.request_id) == e.provider:
             self.live[e.request_id] = None
-        self._finish_attempt(e.provider, e.failure, f"{e.failure.value}: {e.message}", self.clock())
+        self._finish_attempt(e.provider, e.failure, f"{e.failure.value}: {e.message}", e.at)
 
     def _response_started(self, e: ResponseStarted) -> None:
         request = self.requests.get(e.request_id)
@@ -267,7 +289,7 @@ class MonitorState:
         request = self.requests.get(e.request_id)
         if request is None:  # gone from the ring while in flight
             if open_attempt is not None:
-                self._finish_attempt(open_attempt, e.outcome, e.error_message, self.clock())
+                self._finish_attempt(open_attempt, e.outcome, e.error_message, e.at)
             return
         request.status = e.status
         request.outcome = e.outcome
@@ -289,7 +311,7 @@ class MonitorState:
             last.status = e.status
             last.message = e.error_message
             last.duration_ms = e.duration_ms
-            self._finish_attempt(last.provider, e.outcome, e.error_message, self.clock())
+            self._finish_attempt(last.provider, e.outcome, e.error_message, e.at)
 
     def _provider_state(self, e: ProviderStateChanged) -> None:
         stats = self.provider(e.provider)
@@ -313,6 +335,8 @@ class MonitorState:
 
     def replace_with(self, other: MonitorState) -> None:
         """Takes another state's contents in place, so holders of this object see them."""
+        self.instance = other.instance
+        self.total_requests = other.total_requests
         self.requests = other.requests
         self.providers = other.providers
         self.tokens = other.tokens
@@ -327,133 +351,56 @@ class MonitorState:
     def snapshot(self) -> dict[str, Any]:
         """JSON-ready picture; everything in it is already masked."""
         now = self.clock()
-        return {
-            "at": now,
-            "providers": {name: _provider_dict(s, now) for name, s in self.providers.items()},
-            "requests": [_request_dict(r) for r in reversed(self.requests.values())],
-            "tokens": [event_to_dict(t) for t in self.tokens.values()],
-            "notices": [event_to_dict(n) for n in self.notices],
-            "dropped_events": self.dropped_events,
-        }
+        data = _encode_snapshot(
+            Snapshot(
+                now, self.instance, self.total_requests, self.providers,
+                list(reversed(self.requests.values())), self.live, self.started,
+                list(self.tokens.values()), self.notices, self.dropped_events,
+            )
+        )  # fmt: skip
+        for name, provider in data["providers"].items():  # for readers that do not fold
+            stats = self.providers[name]
+            provider["failures"] = stats.failures
+            provider["error_rate_1m"] = stats.error_rate(60, now)
+            provider["error_rate_5m"] = stats.error_rate(300, now)
+        return data
 
     @classmethod
     def from_snapshot(
         cls, data: dict[str, Any], history: int = 1000, clock: Callable[[], float] = time.time
     ) -> MonitorState:
-        state = cls(history, clock)
-        for name, p in data.get("providers", {}).items():
-            stats = state.provider(name)
-            stats.enabled = bool(p.get("enabled", True))
-            stats.auth = AuthMode(p.get("auth", "apikey"))
-            stats.breaker = BreakerState(p["breaker"]["state"])
-            stats.breaker_until = p["breaker"].get("until")
-            stats.consecutive_failures = int(p.get("consecutive_failures", 0))
-            stats.requests = int(p.get("requests", 0))
-            stats.successes = int(p.get("successes", 0))
-            stats.in_flight = int(p.get("in_flight", 0))
-            stats.counts = {Failure(k): int(v) for k, v in p.get("counts", {}).items()}
-            stats.last_error = p.get("last_error", "")
-            stats.last_error_at = p.get("last_error_at")
-            stats.recent = deque([int(b[0]), int(b[1]), int(b[2])] for b in p.get("recent", []))
-        for r in reversed(data.get("requests", [])):
-            view = RequestView(
-                **{k: v for k, v in r.items() if k in _REQUEST_FIELDS},
-                headers=tuple(tuple(h) for h in r.get("headers", [])),  # type: ignore[misc]
-                attempts=[
-                    AttemptView(
-                        **{
-                            **{k: v for k, v in a.items() if k in _ATTEMPT_FIELDS},
-                            "auth": AuthMode(a["auth"]),
-                            "failure": Failure(a["failure"]) if a.get("failure") else None,
-                        }
-                    )
-                    for a in r.get("attempts", [])
-                ],
-                outcome=Failure(r["outcome"]) if r.get("outcome") else None,
-                blocks=tuple(BlockView(**b) for b in r.get("blocks", [])),
-            )
-            state.requests[view.request_id] = view
-            if view.outcome is None:
-                last = view.attempts[-1] if view.attempts else None
-                open_attempt = last.provider if last is not None and last.failure is None else None
-                state.live[view.request_id] = open_attempt
-            state._note_start(view.at)
-            if len(state.requests) > history:
-                state.requests.popitem(last=False)
-        for t in data.get("tokens", []):
-            state._token_state(event_from_dict(t))  # type: ignore[arg-type]
-        for n in data.get("notices", []):
-            state._notice(event_from_dict(n))  # type: ignore[arg-type]
-        state.dropped_events = int(data.get("dropped_events", 0))
+        snapshot: Snapshot = _decode_snapshot(data)
+        state = cls(history, clock, snapshot.instance)
+        state.total_requests = snapshot.total_requests
+        state.providers = snapshot.providers
+        kept = snapshot.requests[:history]  # newest first
+        state.requests = OrderedDict((r.request_id, r) for r in reversed(kept))
+        state.live = snapshot.live
+        state.started = snapshot.started
+        state.tokens = {t.token_id: t for t in snapshot.tokens}
+        state.notices.extend(snapshot.notices)
+        state.dropped_events = snapshot.dropped_events
         return state
 
 
-# Fields a snapshot row may set directly; others (from a newer proxy) are ignored.
-_REQUEST_FIELDS = set(RequestView.__slots__) - {"headers", "attempts", "outcome", "blocks"}
-_ATTEMPT_FIELDS = set(AttemptView.__slots__)
+@dataclass(slots=True)
+class Snapshot:
+    """What `/_ccm/state` sends: everything the fold reads, so folding goes on from it."""
+
+    at: float  # when it was taken
+    instance: ProxyInstance
+    total_requests: int
+    providers: dict[str, ProviderStats]
+    requests: list[RequestView]  # newest first
+    live: dict[str, str | None]
+    started: deque[list[int]]
+    tokens: list[TokenStateChanged]
+    notices: deque[Notice]
+    dropped_events: int = 0
 
 
-def _request_dict(r: RequestView) -> dict[str, Any]:
-    return {
-        "request_id": r.request_id,
-        "at": r.at,
-        "method": r.method,
-        "path": r.path,
-        "requested_model": r.requested_model,
-        "routed_model": r.routed_model,
-        "route_reason": r.route_reason,
-        "stream": r.stream,
-        "message_count": r.message_count,
-        "tool_count": r.tool_count,
-        "user_agent": r.user_agent,
-        "headers": [list(h) for h in r.headers],
-        "attempts": [
-            {
-                "attempt": a.attempt,
-                "provider": a.provider,
-                "actual_model": a.actual_model,
-                "auth": a.auth.value,
-                "failure": a.failure.value if a.failure else None,
-                "status": a.status,
-                "message": a.message,
-                "retry_after_s": a.retry_after_s,
-                "duration_ms": a.duration_ms,
-            }
-            for a in r.attempts
-        ],
-        "provider": r.provider,
-        "actual_model": r.actual_model,
-        "status": r.status,
-        "outcome": r.outcome.value if r.outcome else None,
-        "ttfb_ms": r.ttfb_ms,
-        "duration_ms": r.duration_ms,
-        "input_tokens": r.input_tokens,
-        "output_tokens": r.output_tokens,
-        "cache_read_tokens": r.cache_read_tokens,
-        "cache_creation_tokens": r.cache_creation_tokens,
-        "stop_reason": r.stop_reason,
-        "error_message": r.error_message,
-        "blocks": [{"kind": b.kind, "name": b.name, "text": b.text} for b in r.blocks],
-    }
-
-
-def _provider_dict(s: ProviderStats, now: float) -> dict[str, Any]:
-    return {
-        "enabled": s.enabled,
-        "auth": s.auth.value,
-        "requests": s.requests,
-        "successes": s.successes,
-        "failures": s.failures,
-        "in_flight": s.in_flight,
-        "counts": {f.value: n for f, n in s.counts.items()},
-        "consecutive_failures": s.consecutive_failures,
-        "breaker": {"state": s.breaker.value, "until": s.breaker_until},
-        "error_rate_1m": s.error_rate(60, now),
-        "error_rate_5m": s.error_rate(300, now),
-        "last_error": s.last_error,
-        "last_error_at": s.last_error_at,
-        "recent": [list(b) for b in s.recent],
-    }
+_encode_snapshot = encoder(Snapshot)
+_decode_snapshot = decoder(Snapshot)
 
 
 _HANDLERS: dict[type, Callable[[MonitorState, Any], None]] = {

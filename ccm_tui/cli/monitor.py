@@ -33,7 +33,9 @@ def _look(args: argparse.Namespace, configured: str) -> _Look:
         raise UsageError(str(err)) from None
 
 
-async def _show(state: Any, bus: Any, control: Any, source: str, look: _Look) -> int:
+async def _show(
+    state: Any, bus: Any, control: Any, source: str, look: _Look, simulated: bool = False
+) -> int:
     """Runs the monitor until it quits; SIGTERM quits it as ctrl+q does."""
     from ccm_tui.tui.app import CcmApp
 
@@ -46,6 +48,7 @@ async def _show(state: Any, bus: Any, control: Any, source: str, look: _Look) ->
         source=source,
         ansi_color=True if look.no_color else None,
         owns_process=True,
+        simulated=simulated,
     )
     asyncio.get_running_loop().add_signal_handler(signal.SIGTERM, app.exit)
     await app.run_async()
@@ -112,7 +115,8 @@ def cmd_demo(args: argparse.Namespace) -> int:
             ]
             try:
                 control = LocalControl(gateway.proxy.actions)
-                return await _show(gateway.state, gateway.bus, control, f"demo · proxy {url}", look)
+                state, bus, source = gateway.state, gateway.bus, f"demo · proxy {url}"
+                return await _show(state, bus, control, source, look, simulated=True)
             finally:
                 for task in tasks:
                     task.cancel()

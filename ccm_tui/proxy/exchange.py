@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import enum
+import time
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -162,6 +163,7 @@ class Exchange:
             outcome.message,
             outcome.retry_after_s,
             (asyncio.get_running_loop().time() - self.attempt_started) * 1000,
+            time.time(),
         )
 
     def finished(
@@ -186,5 +188,6 @@ class Exchange:
             stop_reason=o.stop_reason,
             duration_ms=(asyncio.get_running_loop().time() - self.started) * 1000,
             error_message=message,
+            at=time.time(),
             blocks=o.blocks(),
         )

@@ -11,7 +11,6 @@ import time
 from collections.abc import Callable, Iterable
 from typing import ClassVar
 
-from rich.text import Text
 from textual import events, work
 from textual.app import App, ComposeResult, SystemCommand
 from textual.binding import Binding, BindingType
@@ -20,14 +19,14 @@ from textual.containers import Container, Vertical
 from textual.geometry import Size
 from textual.screen import Screen
 from textual.theme import Theme
-from textual.widgets import DataTable, Static, Tab, Tabs
+from textual.widgets import Static, Tab, Tabs
 
-from ccm_tui import humanize as fmt
 from ccm_tui.actions import Action, ActionRefused
 from ccm_tui.control import ProxyControl
 from ccm_tui.events import ConnectionChanged, EventBus, Level
 from ccm_tui.heap import settle_heap
 from ccm_tui.monitor import MonitorState
+from ccm_tui.tui import chrome
 from ccm_tui.tui.filtering import RequestFilter
 from ccm_tui.tui.messages import BusAdapter, MonitorUpdated
 from ccm_tui.tui.screens import ConfirmQuitScreen, FilterScreen, HelpScreen
@@ -37,6 +36,7 @@ from ccm_tui.tui.widgets.keybar import KeyBar
 from ccm_tui.tui.widgets.line import TextLine
 from ccm_tui.tui.widgets.providers import ProvidersTable, offered_actions
 from ccm_tui.tui.widgets.requests import RequestsTable
+from ccm_tui.tui.widgets.table import LiveTable
 from ccm_tui.tui.widgets.tokens import TokensTable
 
 PANES = ("requests", "providers", "tokens", "detail")
@@ -87,11 +87,14 @@ class CcmApp(App[int]):
         tick_s: float = 1.0,
         ansi_color: bool | None = None,
         owns_process: bool = False,
+        simulated: bool = False,
     ) -> None:
         """`owns_process`: the app is the process (ccm-tui, demo, attach), so what exists
-        once the screen is up lives as long as it (`heap.settle_heap` then)."""
+        once the screen is up lives as long as it (`heap.settle_heap` then).
+        `simulated`: the traffic is the demo's own, so quitting cuts off nothing real."""
         super().__init__(ansi_color=ansi_color)
         self.owns_process = owns_process
+        self.simulated = simulated
         self.state = state
         self.bus = bus
         self.control = control
@@ -163,7 +166,7 @@ class CcmApp(App[int]):
         with self.batch_update():
             self.providers.update_providers()
             self.tokens.update_tokens()
-            self.requests.fit_columns(self.requests.size.width or self.size.width)
+            self.requests.rebuild()
         self._refresh_chrome()
         self.adapter.start()
         self.set_interval(self.tick_s, self._tick)
@@ -259,8 +262,13 @@ class CcmApp(App[int]):
         for notice in dirty.notices:
             if notice.origin and notice.origin == self.control.origin:
                 continue  # of an action asked from here: its answer is on screen already
-            self.notify(notice.message, severity=SEVERITY[notice.level], timeout=6, markup=False)  # type: ignore[arg-type]
+            self.toast(notice.message, SEVERITY[notice.level])
         self._refresh_chrome()
+
+    def toast(self, message: str, severity: str = "information", timeout: float = 6) -> None:
+        """A notification, its text broken between words to fit the screen."""
+        text = chrome.toast_text(message, self.size.width)
+        self.notify(text, severity=severity, timeout=timeout, markup=False)  # type: ignore[arg-type]
 
     def _tick(self) -> None:
         with self.batch_update():
@@ -273,7 +281,7 @@ class CcmApp(App[int]):
         self.connection = change
         if previous is None or previous.connected != change.connected:
             self.notify(
-                change.message,
+                chrome.toast_text(change.message, self.size.width),
                 severity="information" if change.connected else "warning",
                 timeout=4,
                 markup=False,
@@ -281,67 +289,28 @@ class CcmApp(App[int]):
 
     def _refresh_chrome(self) -> None:
         now = self.clock()
-        status = Text(no_wrap=True, overflow="ellipsis")
-        status.append("ccm-tui ", "bold")
-        if self.connection is not None and not self.connection.connected:
-            retry = self.connection.retry_in_s
-            status.append(f"⚠ {self.source} — away", self.palette.style("ccm-status-failed"))
-            if retry is not None:
-                status.append(f", retrying in {retry:.0f}s", self.palette.style("ccm-muted"))
-        else:
-            status.append(self.source, self.palette.style("ccm-accent"))
-        rate = self.state.request_rate(10, now)
-        status.append(
-            f"  {len(self.state.live)} live · {len(self.state.requests)} req · {rate:.1f}/s"
+        where, counts = chrome.status_line(
+            self.state, self.source, self.connection, self.palette, now
         )
-        self.status_line.show(status)
-
-        caption = Text(no_wrap=True, overflow="ellipsis")
-        table = self.requests
-        caption.append(
-            "following" if table.follow else "not following", self.palette.style("ccm-muted")
-        )
-        if table.paused:
-            caption.append(
-                f"  PAUSED +{len(table.held)}", self.palette.style("ccm-status-client-error")
-            )
-        if table.filter.active:
-            caption.append(f"  filter: {table.filter.describe()}", self.palette.style("ccm-accent"))
-            caption.append(f" ({table.shown_count} shown)", self.palette.style("ccm-muted"))
-        self.requests_caption.show(caption)
-        self.providers_caption.show(self._provider_caption(now))
+        self.status_line.show(where, counts)
+        self.requests_caption.show(chrome.requests_caption(self.requests, self.palette))
+        stats = self.state.providers.get(self.providers.selected or "")
+        self.providers_caption.show(chrome.provider_caption(stats, self.palette, now))
         self.tokens_empty.display = not self.state.tokens
-
-    def _provider_caption(self, now: float) -> Text:
-        """The selected provider's last error in full: the table has room for a glimpse."""
-        name = self.providers.selected
-        stats = self.state.providers.get(name or "")
-        caption = Text(no_wrap=True, overflow="ellipsis")
-        if stats is None:
-            return caption
-        caption.append(stats.name, "bold")
-        if stats.last_error:
-            caption.append(
-                f" · {fmt.ago(stats.last_error_at, now)}: ", self.palette.style("ccm-muted")
-            )
-            caption.append(stats.last_error, self.palette.style("ccm-status-failed"))
-        else:
-            caption.append(" · no errors", self.palette.style("ccm-muted"))
-        return caption
 
     # -- selection and detail --------------------------------------------------------------
 
-    def on_data_table_row_highlighted(self, event: DataTable.RowHighlighted) -> None:
-        if event.data_table is self.requests:
+    def on_live_table_highlighted(self, event: LiveTable.Highlighted) -> None:
+        if event.table is self.requests:
             self._show_selected()
-        elif event.data_table is self.providers:
-            self._refresh_chrome()
+        if event.table is self.requests or event.table is self.providers:
+            self._refresh_chrome()  # following or not; the selected provider's caption
 
     def on_requests_table_open_detail(self, event: RequestsTable.OpenDetail) -> None:
         self.action_pane("detail")
 
     def _show_selected(self, force: bool = False) -> None:
-        selected = self.requests.selected_id
+        selected = self.requests.cursor_key
         self.detail.show(self.state.requests.get(selected) if selected else None, force)
 
     # -- actions -----------------------------------------------------------------------------
@@ -380,8 +349,8 @@ class CcmApp(App[int]):
 
     def action_toggle_follow(self) -> None:
         self.requests.follow = not self.requests.follow
-        if self.requests.follow and self.requests.row_count:
-            self.requests.move_cursor(row=self.requests.row_count - 1, animate=False)
+        if self.requests.follow:
+            self.requests.move_cursor(self.requests.row_count - 1)
         self._refresh_chrome()
 
     def action_clear(self) -> None:
@@ -420,16 +389,16 @@ class CcmApp(App[int]):
     async def _send(self, action: Action, provider: str | None) -> None:
         """The action's answer, or its refusal, is the one message it gets on screen."""
         if action is Action.DERIVE_KEY:
-            self.notify(f"{provider}: deriving an API key…", timeout=2, markup=False)
+            self.toast(f"{provider}: deriving an API key…", timeout=2)
         try:
             message = await self.control.run(action, provider)
         except ActionRefused as refused:
-            self.notify(refused.message, severity="error", timeout=12, markup=False)
+            self.toast(refused.message, "error", timeout=12)
             return
-        self.notify(message, timeout=6, markup=False)
+        self.toast(message)
 
     def action_request_quit(self) -> None:
-        in_flight = len(self.state.live)
+        in_flight = 0 if self.simulated else len(self.state.live)
         if not in_flight:
             self.exit(0)
             return

@@ -24,6 +24,23 @@ DERIVED_KEY_HELP = (
 )
 
 
+class HelpBox(VerticalScroll):
+    """Says on its border while more is below: at 80x24 the list is longer than the box."""
+
+    def on_mount(self) -> None:
+        self.call_after_refresh(self._hint)
+
+    def on_resize(self) -> None:
+        self._hint()
+
+    def watch_scroll_y(self, old: float, new: float) -> None:
+        super().watch_scroll_y(old, new)
+        self._hint()
+
+    def _hint(self) -> None:
+        self.border_subtitle = "↓ more" if self.scroll_y < self.max_scroll_y else ""
+
+
 class HelpScreen(ModalScreen[None]):
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("escape,question_mark,q", "dismiss", "Close", id="help.close"),
@@ -40,7 +57,7 @@ class HelpScreen(ModalScreen[None]):
         table.add_column(no_wrap=True)
         for where, key, description, binding_id in self._rows:
             table.add_row(Text(key), Text(description), Text(f"{where} · {binding_id}", "dim"))
-        with VerticalScroll(id="help-box"):
+        with HelpBox(id="help-box"):
             yield Static(
                 Text("Keys  (esc closes; every action is also in the palette, ctrl+p)", "bold")
             )

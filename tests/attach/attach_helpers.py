@@ -47,18 +47,13 @@ class Recorder:
 
 
 def comparable(snapshot: dict[str, Any]) -> dict[str, Any]:
-    """The parts of a state snapshot a watcher must reproduce exactly.
-
-    Left out: when the snapshot was taken, what the fold stamps with its own clock
-    (last_error_at and the per-second buckets behind the error rates), and notices
-    (`MonitorState.from_snapshot` does not load them).
-    """
-    local_clock = {"last_error_at", "recent", "error_rate_1m", "error_rate_5m"}
-    return {
-        "requests": snapshot["requests"],
+    """The parts of a state snapshot a watcher must reproduce exactly: all of it, but when
+    it was taken, the error rates measured against that moment, and the proxy's count of
+    events its watchers dropped (which it only writes into the snapshots it serves)."""
+    taken_now = {"error_rate_1m", "error_rate_5m"}
+    return {k: v for k, v in snapshot.items() if k not in ("at", "dropped_events")} | {
         "providers": {
-            name: {k: v for k, v in p.items() if k not in local_clock}
+            name: {k: v for k, v in p.items() if k not in taken_now}
             for name, p in snapshot["providers"].items()
-        },
-        "tokens": snapshot["tokens"],
+        }
     }

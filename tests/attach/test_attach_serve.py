@@ -6,13 +6,14 @@ import asyncio
 import contextlib
 import subprocess
 from collections.abc import Callable
+from datetime import datetime
 from pathlib import Path
 
 import anthropic
 import pytest
 from attach_helpers import PROXY_KEY
 
-from ccm_tui.events import ConnectionChanged, RequestFinished, SnapshotLoaded
+from ccm_tui.events import ConnectionChanged, Level, Notice, RequestFinished, SnapshotLoaded
 from ccm_tui.sim import Simulator
 
 from e2e.procs import config_for, free_port, serve_process
@@ -52,12 +53,16 @@ def is_lost(e: object) -> bool:
     return isinstance(e, ConnectionChanged) and not e.connected
 
 
-async def test_attach_reconnects_to_a_restarted_serve_and_loads_a_fresh_snapshot(config, attach):
+async def test_attach_reconnects_to_a_restarted_serve_loads_its_snapshot_and_says_it_restarted(
+    config, attach
+):
     port = free_port()
     with contextlib.ExitStack() as stack:
         url, proc = await start_serve(stack, config, port)
         attached = await attach(url, key=PROXY_KEY)
         await attached.log.wait_for(of_kind(SnapshotLoaded))
+        first_run = attached.state.instance
+        assert attached.log.of(Notice) == []  # the first connect is no restart
         client = anthropic.AsyncAnthropic(base_url=url, api_key=PROXY_KEY, max_retries=0)
         await ask(client)
         await attached.log.wait_for(of_kind(RequestFinished))
@@ -79,6 +84,13 @@ async def test_attach_reconnects_to_a_restarted_serve_and_loads_a_fresh_snapshot
         assert back.url == url and back.retry_in_s is None
         await attached.log.wait_for(of_kind(SnapshotLoaded), after=mark)
         assert attached.state.requests == {}  # the old process's request is gone with it
+        second_run = attached.state.instance
+        assert second_run.id != first_run.id
+        at = datetime.fromtimestamp(second_run.started_at).strftime("%H:%M")
+        [notice] = attached.log.of(Notice)
+        assert attached.log.events.index(notice) > mark  # after the new snapshot, not before
+        assert notice.level is Level.WARNING
+        assert notice.message == f"{url} restarted at {at}: its history and counters started again"
 
         mark = attached.log.mark()
         await ask(client)
@@ -86,6 +98,20 @@ async def test_attach_reconnects_to_a_restarted_serve_and_loads_a_fresh_snapshot
         assert len(attached.state.requests) == 1
         await client.close()
         await attached.monitor.close()  # before serve's SIGINT, see the report on shutdown
+
+
+async def test_attach_reconnected_to_the_same_serve_run_says_nothing_of_a_restart(config, attach):
+    with contextlib.ExitStack() as stack:
+        url, _ = await start_serve(stack, config, free_port())
+        # Silence longer than this (the proxy's keepalive comes every 15 s) drops the link.
+        attached = await attach(url, key=PROXY_KEY, idle_timeout_s=0.5)
+        await attached.log.wait_for(of_kind(SnapshotLoaded))
+        first_run = attached.state.instance
+        lost = await attached.log.wait_for(is_lost)
+        await attached.log.wait_for(of_kind(SnapshotLoaded), after=attached.log.events.index(lost))
+        await attached.monitor.close()
+    assert attached.state.instance == first_run
+    assert attached.log.of(Notice) == []
 
 
 @pytest.mark.parametrize("key", ["wrong-key-abcdefghijklmnop", None], ids=["wrong", "missing"])

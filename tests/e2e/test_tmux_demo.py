@@ -160,7 +160,8 @@ def line_with(text: str, word: str | re.Pattern[str]) -> str:
 @pytest.mark.timeout(60)
 def test_demo_at_80x24_runs_switches_a_key_and_quits_with_0(demo):
     d = demo(80, 24)
-    d.wait_for(lambda s: "claude-max ✗400" in s, "rows with the Claude-Code-only refusal")
+    # At 80 columns a failover chain is cut at its start: where it ended stays in sight.
+    d.wait_for(lambda s: "max ✗400 → " in s, "rows with the Claude-Code-only refusal")
 
     d.press("2")
     d.wait_for(lambda s: "scope×" in line_with(s, "claude-max"), "claude-max's scope failures")
@@ -205,4 +206,34 @@ def test_demo_at_200x60_shows_every_pane_at_once(demo):
         assert f"─ {title} ─" in screen, title
     assert "scope×" in screen  # the providers pane, beside the requests
     assert "Req" in screen and "Credential" in screen
+    assert d.quit() == 0
+
+
+def cells_of(screen: str, label: str, after: str) -> list[str]:
+    """The cells of the requests column `label` (up to column `after`) on each row."""
+    lines = screen.splitlines()
+    header = next((line for line in lines if f" {label} " in line and f" {after} " in line), "")
+    if not header:
+        return []
+    start, end = header.index(f" {label} ") + 1, header.index(f" {after} ") + 1
+    rows = lines[lines.index(header) + 1 :]
+    return [line[start:end].strip() for line in rows if re.match(r"[│ ]+\d\d:\d\d:\d\d ", line)]
+
+
+@pytest.mark.timeout(60)
+def test_demo_at_200x60_shows_model_and_provider_whole(demo):
+    d = demo(200, 60)
+    screen = d.wait_for(
+        lambda s: (
+            "claude-max ✗400 → flaky ✗529 → zai" in s and len(cells_of(s, "Model", "St")) >= 10
+        ),
+        "ten rows, one of a request failed over twice",
+    )
+    models = cells_of(screen, "Model", "Provider")
+    providers = cells_of(screen, "Provider", "St")
+    assert len(models) >= 10 and len(providers) == len(models)
+    assert not [m for m in models if "…" in m], models
+    assert not [p for p in providers if "…" in p], providers
+    assert "claude-sonnet-4-5→glm-4.6" in models
+    assert "claude-max ✗400 → flaky ✗529 → zai" in providers
     assert d.quit() == 0

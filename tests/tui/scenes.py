@@ -121,9 +121,9 @@ def attempt(
 
 def attempt_failed(
     request_id: str, number: int, provider: str, failure: Failure, status: int | None,
-    message: str,
+    message: str, *, at: float,
 ) -> AttemptFailed:  # fmt: skip
-    return AttemptFailed(request_id, number, provider, failure, status, message, None, 120.0)
+    return AttemptFailed(request_id, number, provider, failure, status, message, None, 120.0, at)
 
 
 def response(request_id: str, number: int, provider: str, ttfb_ms: float) -> ResponseStarted:
@@ -136,14 +136,14 @@ def progressed(request_id: str, output_tokens: int, text: str = "") -> StreamPro
 
 
 def finished(
-    request_id: str, provider: str, model: str, *, status: int = 200,
+    request_id: str, provider: str, model: str, *, at: float, status: int = 200,
     outcome: Failure = Failure.OK, output_tokens: int = 320, stop_reason: str = "end_turn",
     duration_ms: float = 2400.0, error: str = "", text: str = "",
 ) -> RequestFinished:  # fmt: skip
     blocks = (BlockView("text", "", text),) if text else ()
     return RequestFinished(
         request_id, status, outcome, provider, model, 1200, output_tokens, 0, 0, stop_reason,
-        duration_ms, error, blocks,
+        duration_ms, error, at, blocks,
     )  # fmt: skip
 
 
@@ -181,17 +181,21 @@ def scene_events(now: float = FIXED) -> list[Event]:
         started("r1", now - 40),
         attempt("r1", 1, "claude-max", "claude-sonnet-4-5", now - 40, AuthMode.OAUTH),
         response("r1", 1, "claude-max", 420.0),
-        finished("r1", "claude-max", "claude-sonnet-4-5", output_tokens=512, text="Done."),
+        finished(
+            "r1", "claude-max", "claude-sonnet-4-5", at=now - 37.6, output_tokens=512, text="Done."
+        ),
         # r2: claude-max overloaded, zai answered
         started("r2", now - 31),
         attempt("r2", 1, "claude-max", "claude-sonnet-4-5", now - 31, AuthMode.OAUTH),
-        attempt_failed("r2", 1, "claude-max", Failure.OVERLOADED, 529, "Overloaded"),
+        # claude-max's latest failure, dated `now` (the Providers caption shows its age)
+        attempt_failed("r2", 1, "claude-max", Failure.OVERLOADED, 529, "Overloaded", at=now),
         attempt("r2", 2, "zai", "glm-4.6", now - 31),
         response("r2", 2, "zai", 310.0),
         finished(
             "r2",
             "zai",
             "glm-4.6",
+            at=now - 29.2,
             output_tokens=87,
             duration_ms=1830.0,
             text="The breaker opens after three failures in a row.",
@@ -203,6 +207,7 @@ def scene_events(now: float = FIXED) -> list[Event]:
             "r3",
             "zai",
             "glm-4.5-air",
+            at=now - 22,
             status=400,
             outcome=Failure.CLIENT_ERROR,
             output_tokens=0,

@@ -41,11 +41,11 @@ from textual.binding import Binding
 from textual.color import Color
 from textual.command import CommandList
 from textual.pilot import Pilot
-from textual.widgets import DataTable, Input, Static, Tab, Tabs
+from textual.widgets import Input, Static, Tab, Tabs
 from textual.widgets._toast import Toast
-from textual.widgets.data_table import ColumnKey
 
 from ccm_tui import demo
+from ccm_tui import humanize as fmt
 from ccm_tui.actions import Action
 from ccm_tui.attach import RemoteMonitor
 from ccm_tui.config import load_config
@@ -72,6 +72,7 @@ from ccm_tui.tui.widgets.keybar import KeyBar
 from ccm_tui.tui.widgets.line import TextLine
 from ccm_tui.tui.widgets.providers import ProvidersTable
 from ccm_tui.tui.widgets.requests import RequestsTable
+from ccm_tui.tui.widgets.table import LiveTable
 
 from support import HELLO, two_provider_config
 
@@ -121,20 +122,25 @@ def detail_text(app: CcmApp) -> str:
 
 
 def toasts(app: CcmApp) -> list[str]:
-    """The notifications on screen, as the person reads them."""
-    return [toast.render().plain for toast in app.screen.query(Toast)]
+    """The notifications on screen, as the person reads them: lines joined again (with a
+    space, but none after a path's `/`, where a long path is broken)."""
+    return [
+        toast.render().plain.replace("/\n", "/").replace("\n", " ")
+        for toast in app.screen.query(Toast)
+    ]
 
 
-def row_keys(table: DataTable[Any]) -> list[str]:
-    return [str(row.key.value) for row in table.ordered_rows]
+def row_keys(table: LiveTable) -> list[str]:
+    return list(table.row_keys)
 
 
-def cells(table: DataTable[Any], row: str) -> dict[str, str]:
-    return {str(key.value): table.get_cell(row, key).plain for key in table.columns}
+def cells(table: LiveTable, row: str) -> dict[str, str]:
+    """The row's cells in the columns shown."""
+    return {column.key: table.cells(row)[column.key].plain for column in table.columns}
 
 
-def cell(table: DataTable[Any], row: str, column: str) -> Text:
-    return table.get_cell(row, column)
+def cell(table: LiveTable, row: str, column: str) -> Text:
+    return table.cells(row)[column]
 
 
 def pane_shown(app: CcmApp, pane: str) -> bool:
@@ -209,7 +215,7 @@ class Fed:
             started(request_id, now, model),
             attempt(request_id, 1, provider, f"{provider}-model", now),
             response(request_id, 1, provider, 150.0),
-            finished(request_id, provider, f"{provider}-model", **done),
+            finished(request_id, provider, f"{provider}-model", at=now, **done),
         )
 
 
@@ -278,7 +284,7 @@ async def test_a_row_is_patched_in_place_as_its_request_progresses(fed):
     f = fed()
     async with running(f.app, NARROW) as pilot:
         table, palette = f.app.requests, f.app.palette
-        calls = count_calls(table, "add_row", "clear", "remove_row")
+        calls = count_calls(table, "add_row", "clear_rows", "remove_rows")
         f.publish(started("r1", f.clock.now), attempt("r1", 1, "primary", "p-model", f.clock.now))
         await until(pilot, lambda: "r1" in row_keys(table), "the new row")
         first = cells(table, "r1")
@@ -296,7 +302,11 @@ async def test_a_row_is_patched_in_place_as_its_request_progresses(fed):
             f.publish(progressed("r1", tokens, "Hello"))
             await until(pilot, lambda t=tokens: cells(table, "r1")["output"] == str(t), "output")
 
-        f.publish(finished("r1", "primary", "p-model", output_tokens=64, duration_ms=900.0))
+        f.publish(
+            finished(
+                "r1", "primary", "p-model", at=f.clock.now, output_tokens=64, duration_ms=900.0
+            )
+        )
         await until(pilot, lambda: cells(table, "r1")["duration"] == "900ms", "the duration")
         assert cells(table, "r1")["output"] == "64"
         assert cell(table, "r1", "status").style == palette.style("ccm-status-ok")
@@ -318,7 +328,7 @@ async def test_output_tokens_grow_live_while_a_real_stream_runs(sim, proxy, clie
     app = beside(proxy, themes)
     async with running(app, NARROW) as pilot:
         table = app.requests
-        calls = count_calls(table, "add_row", "clear")
+        calls = count_calls(table, "add_row", "clear_rows")
 
         async def stream() -> None:
             async with client.messages.stream(
@@ -352,7 +362,7 @@ async def test_the_table_is_not_rebuilt_by_the_clock_ticking(fed):
     f = fed(tick_s=0.02)
     async with running(f.app, NARROW) as pilot:
         await one_by_one(pilot, f, "r1", "r2")
-        calls = count_calls(f.app.requests, "add_row", "clear", "remove_row", "update_cell")
+        calls = count_calls(f.app.requests, "add_row", "clear_rows", "remove_rows", "update_cell")
         ticks = count_calls(f.app.tokens, "update_tokens")  # called once per tick
         await until(pilot, lambda: ticks["update_tokens"] >= 5, "five ticks")
         assert not calls
@@ -379,7 +389,15 @@ async def test_requests_arriving_together_are_listed_in_arrival_order(fed):
             f.request(request_id)
         await until(pilot, lambda: f.app.requests.row_count == len(ids), "every row")
         assert row_keys(f.app.requests) == ids
-        assert f.app.requests.selected_id == ids[-1]  # follow: the newest, not any
+        assert f.app.requests.cursor_key == ids[-1]  # follow: the newest, not any
+
+
+async def test_the_status_line_counts_every_request_not_only_the_kept_history(fed):
+    f = fed(history=3)
+    async with running(f.app, NARROW) as pilot:
+        await one_by_one(pilot, f, *(f"r{n}" for n in range(5)))
+        await until(pilot, lambda: "5 req" in static_text(f.app, "#status-line"), "5 req")
+        assert f.app.requests.row_count == 3
 
 
 # -- requests: follow, pause, filter, clear ---------------------------------------------------
@@ -391,12 +409,30 @@ async def test_follow_mode_moves_the_cursor_to_each_new_row(fed):
         table = f.app.requests
         await one_by_one(pilot, f, "r1", "r2", "r3")
         assert table.cursor_row == 2
-        await pilot.press("up", "up")
-        assert table.cursor_row == 0
         f.request("r4")
         await until(pilot, lambda: table.cursor_row == 3, "the cursor on the newest row")
-        assert table.selected_id == "r4"
+        assert table.cursor_key == "r4"
         assert static_text(f.app, "#requests-caption").startswith("following")
+
+
+async def test_arrow_keys_hold_the_selection_and_f_follows_again(fed):
+    """As in `less +F`: moving off the newest row stops following, `f` resumes."""
+    f = fed()
+    async with running(f.app, NARROW) as pilot:
+        table = f.app.requests
+        await one_by_one(pilot, f, "r1", "r2", "r3")
+        await pilot.press("up")
+        assert static_text(f.app, "#requests-caption").startswith("not following (f follows)")
+        await one_by_one(pilot, f, "r4")
+        assert table.cursor_key == "r2"
+        await pilot.press("down", "down")  # onto the newest row: still held there
+        await one_by_one(pilot, f, "r5")
+        assert table.cursor_key == "r4"
+        await pilot.press("f")
+        assert table.cursor_key == "r5"
+        assert static_text(f.app, "#requests-caption").startswith("following")
+        await one_by_one(pilot, f, "r6")
+        await until(pilot, lambda: table.cursor_key == "r6", "the newest row again")
 
 
 async def test_f_turns_follow_off_and_the_cursor_stays_put(fed):
@@ -404,13 +440,13 @@ async def test_f_turns_follow_off_and_the_cursor_stays_put(fed):
     async with running(f.app, NARROW) as pilot:
         table = f.app.requests
         await one_by_one(pilot, f, "r1", "r2")
-        await pilot.press("up", "f")
+        await pilot.press("f")
         assert static_text(f.app, "#requests-caption").startswith("not following")
         f.request("r3")
         await until(pilot, lambda: table.row_count == 3, "the third row")
-        assert table.selected_id == "r1"
+        assert table.cursor_key == "r2"
         await pilot.press("f")  # and back on: straight to the newest
-        assert table.selected_id == "r3"
+        assert table.cursor_key == "r3"
         assert static_text(f.app, "#requests-caption").startswith("following")
 
 
@@ -457,6 +493,14 @@ async def test_requests_held_by_a_pause_leave_with_the_history(fed):
         assert "PAUSED +3" in static_text(f.app, "#requests-caption")
 
 
+async def test_the_header_counts_every_request_not_only_the_kept_history(fed):
+    f = fed(history=3)
+    async with running(f.app, NARROW) as pilot:
+        await one_by_one(pilot, f, *(f"r{i}" for i in range(8)))
+        await until(pilot, lambda: " 8 req " in static_text(f.app, "#status-line"), "8 req")
+        assert len(f.state.requests) == 3
+
+
 async def test_space_again_resumes_and_shows_the_held_rows(fed):
     f = fed()
     async with running(f.app, NARROW) as pilot:
@@ -480,10 +524,10 @@ async def mixed_traffic(pilot: Pilot[Any], f: Fed) -> None:
     f.publish(
         started("r2", now),
         attempt("r2", 1, "primary", "primary-model", now),
-        attempt_failed("r2", 1, "primary", Failure.OVERLOADED, 529, "Overloaded"),
+        attempt_failed("r2", 1, "primary", Failure.OVERLOADED, 529, "Overloaded", at=now),
         attempt("r2", 2, "secondary", "secondary-model", now),
         response("r2", 2, "secondary", 90.0),
-        finished("r2", "secondary", "secondary-model"),
+        finished("r2", "secondary", "secondary-model", at=now),
     )
     await until(pilot, lambda: "r2" in row_keys(f.app.requests), "r2")
     f.publish(
@@ -493,6 +537,7 @@ async def mixed_traffic(pilot: Pilot[Any], f: Fed) -> None:
             "r3",
             "secondary",
             "secondary-model",
+            at=now,
             status=400,
             outcome=Failure.CLIENT_ERROR,
             error="max_tokens too large",
@@ -506,6 +551,7 @@ async def mixed_traffic(pilot: Pilot[Any], f: Fed) -> None:
             "r4",
             "secondary",
             "secondary-model",
+            at=now,
             status=503,
             outcome=Failure.SERVER_ERROR,
             error="upstream unavailable",
@@ -856,6 +902,184 @@ async def test_a_pane_key_restyles_no_widget_inside_the_panes(fed):
         assert spread == []
 
 
+# -- the screen uses the width it has ----------------------------------------------------------
+
+MODEL = "claude-sonnet-4-5→glm-4.6"
+CHAIN = "claude-max ✗400 → flaky ✗529 → zai"
+
+
+def refused_twice_then_answered(f: Fed, request_id: str) -> None:
+    """A request refused by the OAuth provider, failed over twice: MODEL, CHAIN."""
+    now = f.clock.now
+    f.publish(
+        started(request_id, now, "claude-sonnet-4-5"),
+        attempt(request_id, 1, "claude-max", "claude-sonnet-4-5", now, AuthMode.OAUTH),
+        attempt_failed(
+            request_id, 1, "claude-max", Failure.OAUTH_SCOPE, 400, "Claude Code only", at=now
+        ),
+        attempt(request_id, 2, "flaky", "glm-4.6", now),
+        attempt_failed(request_id, 2, "flaky", Failure.OVERLOADED, 529, "Overloaded", at=now),
+        attempt(request_id, 3, "zai", "glm-4.6", now),
+        response(request_id, 3, "zai", 90.0),
+        finished(request_id, "zai", "glm-4.6", at=now),
+    )
+
+
+def row_on_screen(app: CcmApp, at: float) -> str:
+    """The requests row of the request started at `at` (its time is the first cell)."""
+    time_cell = fmt.clock_time(at)
+    return next(line for line in screen_text(app).splitlines()
+                if line.lstrip("│ ").startswith(time_cell))  # fmt: skip
+
+
+async def test_a_model_pinned_to_a_version_reads_as_that_version_alone(fed):
+    f = fed()
+    async with running(f.app, NARROW) as pilot:
+        now = f.clock.now
+        f.publish(
+            started("r1", now, "claude-sonnet-4-5"),
+            attempt("r1", 1, "claude-max", "claude-sonnet-4-5-20250929", now, AuthMode.OAUTH),
+        )
+        await until(pilot, lambda: f.app.requests.row_count == 1, "the row")
+        await until(
+            pilot, lambda: cells(f.app.requests, "r1")["model"] == "claude-sonnet-4-5-20250929",
+            "the pinned version",
+        )  # fmt: skip
+
+
+@pytest.mark.parametrize("size", [(80, 24), (100, 30), (160, 50), (200, 60)])
+async def test_model_and_provider_take_the_width_there_is_and_the_target_always_shows(fed, size):
+    f = fed()
+    async with running(f.app, size) as pilot:
+        table = f.app.requests
+        refused_twice_then_answered(f, "r1")
+        await until(pilot, lambda: table.row_count == 1, "the row")
+        await pilot.pause()
+        assert table.virtual_size.width <= table.size.width  # no sideways scrolling
+        line = row_on_screen(f.app, f.clock.now)
+        assert "✗529 → zai" in line  # where the request went, whatever the width
+        widths = {c.key: c.width for c in table.columns}
+        if size[0] >= 100:
+            assert MODEL in line
+        if size[0] >= 200:
+            assert CHAIN in line
+        if widths["model"] < len(MODEL):  # cut: then neither column has room to spare
+            assert widths["provider"] < len(CHAIN)
+
+
+async def test_columns_follow_their_content_as_rows_come_and_go(fed):
+    f = fed(history=1)
+    async with running(f.app, (200, 60)) as pilot:
+        table = f.app.requests
+        f.request("r1")  # sonnet→primary-model, primary
+        await until(pilot, lambda: table.row_count == 1, "the row")
+        narrow = table.column("model").width
+        assert narrow == len("sonnet→primary-model")
+        assert {c.key for c in table.columns} >= {"input", "stop"}  # room for the extras
+        refused_twice_then_answered(f, "r2")  # the history keeps one: r1 leaves
+        await until(pilot, lambda: table.column("model").width == len(MODEL), "a wider Model")
+        f.request("r3")
+        await until(pilot, lambda: table.column("model").width == narrow, "narrow again")
+
+
+async def test_at_80x24_the_providers_fit_without_scrolling_sideways(fed):
+    f = fed()
+    f.publish(
+        provider_state("claude-max", auth=AuthMode.OAUTH), provider_state("flaky"),
+        provider_state("zai"),
+    )  # fmt: skip
+    async with running(f.app, NARROW) as pilot:
+        for n in range(3):
+            refused_twice_then_answered(f, f"r{n}")
+        await pilot.press("2")
+        table = f.app.providers
+        await until(pilot, lambda: cells(table, "flaky")["classes"] == "529×3", "the counts")
+        await pilot.pause()
+        assert table.virtual_size.width <= table.size.width
+        assert not table.show_horizontal_scrollbar
+        assert "Last error" in screen_text(f.app)  # there was room left for a glimpse
+
+
+async def test_a_caption_too_long_for_its_line_ends_with_an_ellipsis(fed):
+    f = fed()
+    f.publish(provider_state("primary"))
+    async with running(f.app, NARROW) as pilot:
+        now = f.clock.now
+        f.publish(
+            started("r1", now), attempt("r1", 1, "primary", "p", now),
+            attempt_failed("r1", 1, "primary", Failure.SERVER_ERROR, 500, "word " * 30, at=now),
+        )  # fmt: skip
+        await pilot.press("2")
+        await until(pilot, lambda: "word" in static_text(f.app, "#providers-caption"), "error")
+        await pilot.pause()
+        caption = next(line for line in screen_text(f.app).splitlines() if "server_error" in line)
+        assert caption.rstrip().endswith("…")
+
+
+async def test_the_status_line_keeps_its_counts_whole_and_cuts_the_address(fed):
+    f = fed()
+    f.app.source = "attached to http://a-rather-long-host-name.example.internal:13456"
+    async with running(f.app, NARROW) as pilot:
+        f.request("r1")
+        await until(pilot, lambda: f.app.requests.row_count == 1, "the row")
+        await pilot.pause()
+        first = screen_text(f.app).splitlines()[0].rstrip()
+        assert first.endswith("0 live · 1 req · 0.1/s")
+        assert "ccm-tui attached to http://a-rather-long-host-name.ex…  0 live" in first
+
+
+async def test_at_80x24_the_help_says_there_is_more_until_scrolled_to_the_end(fed):
+    f = fed()
+    f.app.animation_level = "full"  # the help glides to its end
+    async with running(f.app, NARROW) as pilot:
+        await pilot.press("question_mark")
+        box = f.app.screen.query_one("#help-box")
+        await until(pilot, lambda: box.border_subtitle == "↓ more", "the hint")
+        assert "providers.reset" not in screen_text(f.app)
+        await pilot.press("end")
+        await until(pilot, lambda: box.border_subtitle == "", "no more hint at the end")
+        assert "providers.reset" in screen_text(f.app)
+
+
+async def test_a_long_header_value_wraps_under_the_values_not_the_names(fed):
+    f = fed()
+    async with running(f.app, NARROW) as pilot:
+        value = "-".join(f"part{n}" for n in range(30))
+        now = f.clock.now
+        f.publish(started("r1", now, headers=(("x-api-key", "sk-…Q9xZ"), ("x-long", value))))
+        await until(pilot, lambda: f.app.requests.row_count == 1, "the row")
+        await pilot.press("4")
+        await pilot.pause()
+        lines = screen_text(f.app).splitlines()
+        first = next(i for i, line in enumerate(lines) if line.startswith(" x-long"))
+        column = lines[first].index("part0")
+        assert lines[first + 1][:column].strip() == ""  # the value goes on under itself
+        assert lines[first + 1][column:].startswith("part")
+
+
+async def test_a_notification_breaks_a_long_path_after_a_slash_never_inside_a_name(fed):
+    f = fed()
+    async with running(f.app, NARROW, notifications=True) as pilot:
+        path = "/home/someone/.local/state/ccm-tui/demo-of-a-long-name/config.toml"
+        message = f"claude-max: now sending a derived API key (saved in {path})"
+        f.publish(Notice(Level.INFO, message, f.clock.now))
+        await until(pilot, lambda: f.app.query(Toast), "the notification")
+        assert toasts(f.app) == [message]
+        lines = f.app.screen.query_one(Toast).render().plain.splitlines()
+        assert len(lines) > 1
+        for name in path.strip("/").split("/"):
+            assert any(name in line for line in lines), name
+
+
+async def test_at_120x40_with_no_tokens_the_panes_reach_the_footer(fed):
+    f = fed()
+    f.publish(provider_state("primary"), provider_state("secondary"))
+    async with running(f.app, WIDE) as pilot:
+        await until(pilot, lambda: f.app.providers.row_count == 2, "the providers")
+        await pilot.pause()
+        assert f.app.query_one("#pane-tokens").region.bottom == f.app.keybar.region.y
+
+
 # -- the footer --------------------------------------------------------------------------------
 
 
@@ -987,7 +1211,7 @@ async def test_a_providers_error_rate_falls_as_its_failures_age_out_of_the_minut
         now = f.clock.now
         f.publish(
             started("r1", now), attempt("r1", 1, "primary", "p-model", now),
-            attempt_failed("r1", 1, "primary", Failure.OVERLOADED, 529, "Overloaded"),
+            attempt_failed("r1", 1, "primary", Failure.OVERLOADED, 529, "Overloaded", at=now),
         )  # fmt: skip
         await pilot.press("2")
         table = f.app.providers
@@ -1020,11 +1244,11 @@ async def test_the_providers_table_fits_its_pane_from_120_columns_up(fed):
         await pilot.pause()
         assert table.virtual_size.width <= table.size.width
         assert not table.show_horizontal_scrollbar
-        narrow_error = table.columns[ColumnKey("last_error")].width
+        narrow_error = table.column("last_error").width
         await pilot.resize_terminal(200, 60)
         await until(
             pilot,
-            lambda: table.columns[ColumnKey("last_error")].width > narrow_error,
+            lambda: table.column("last_error").width > narrow_error,
             "a wider column",
         )
         await pilot.pause()
@@ -1048,6 +1272,27 @@ async def test_an_open_breaker_counts_down_with_the_clock(fed):
         assert "open 5s" in screen_text(f.app)
         f.publish(provider_state("primary", breaker=BreakerState.HALF_OPEN))
         await until(pilot, lambda: cells(table, "primary")["state"] == "half-open", "half-open")
+
+
+async def test_a_provider_refusing_every_request_reads_refused_and_the_caption_says_k(fed):
+    f = fed(tick_s=0.02)
+    f.publish(provider_state("claude-max", auth=AuthMode.OAUTH))
+    async with running(f.app, NARROW) as pilot:
+        for n in range(3):
+            refused_twice_then_answered(f, f"r{n}")
+        await pilot.press("2")
+        table = f.app.providers
+        await until(pilot, lambda: cells(table, "claude-max")["state"] == "refused", "refused")
+        assert cell(table, "claude-max", "state").style == f.app.palette.style("ccm-status-failed")
+        caption = static_text(f.app, "#providers-caption")
+        assert caption.startswith("claude-max · refused: k sends a derived API key")
+        now = f.clock.now  # Claude Code's own request gets through: no longer all refused
+        f.publish(
+            started("cc", now), attempt("cc", 1, "claude-max", "m", now, AuthMode.OAUTH),
+            response("cc", 1, "claude-max", 80.0), finished("cc", "claude-max", "m", at=now),
+        )  # fmt: skip
+        await until(pilot, lambda: cells(table, "claude-max")["state"] == "ok", "ok")
+        assert "refused" not in static_text(f.app, "#providers-caption")
 
 
 async def test_the_selected_providers_last_error_is_in_the_caption(sim, proxy, client, themes):
@@ -1557,6 +1802,16 @@ async def test_q_with_nothing_in_flight_exits_at_once(fed):
     assert f.app.return_code == 0
 
 
+async def test_q_in_the_demo_quits_at_once_its_traffic_being_simulated(fed):
+    f = fed(simulated=True)
+    async with running(f.app, NARROW) as pilot:
+        in_flight(f)
+        await until(pilot, lambda: f.app.requests.row_count == 1, "the live row")
+        await pilot.press("q")
+        assert not isinstance(f.app.screen, ConfirmQuitScreen)
+    assert f.app.return_code == 0
+
+
 async def test_ctrl_q_exits_at_once_even_with_requests_in_flight(fed):
     f = fed()
     async with running(f.app, NARROW) as pilot:
@@ -1579,7 +1834,7 @@ async def test_model_output_and_names_are_shown_literally_not_as_markup(fed):
             started("r1", now, "[b]m[/b]"),
             attempt("r1", 1, "primary", "[b]m[/b]", now),
             response("r1", 1, "primary", 50.0),
-            finished("r1", "primary", "[b]m[/b]", text=MARKUP, error=""),
+            finished("r1", "primary", "[b]m[/b]", at=now, text=MARKUP, error=""),
         )
         await until(pilot, lambda: f.app.requests.row_count == 1, "the row")
         assert "[b]m[/b]" in screen_text(f.app)
@@ -1595,7 +1850,7 @@ async def test_upstream_error_text_is_shown_literally(fed):
         f.publish(
             started("r1", now),
             attempt("r1", 1, "primary", "p", now),
-            attempt_failed("r1", 1, "primary", Failure.SERVER_ERROR, 500, MARKUP),
+            attempt_failed("r1", 1, "primary", Failure.SERVER_ERROR, 500, MARKUP, at=now),
             provider_state("primary"),
         )
         await until(pilot, lambda: f.app.requests.row_count == 1, "the row")
@@ -1695,7 +1950,7 @@ async def test_an_attached_monitor_shows_the_remote_proxys_requests(sim, proxy, 
                 lambda: cells(app.requests, request_id)["provider"] == "primary ✗529 → secondary",
                 "the failover",
             )
-            assert "primary ✗529 →" in screen_text(app)
+            assert "✗529 → secondary" in screen_text(app)  # cut at its start, if at all
             assert "attached to" in static_text(app, "#status-line")
     finally:
         await attached.monitor.close()

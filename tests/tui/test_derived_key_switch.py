@@ -111,12 +111,12 @@ async def test_k_moves_the_selected_provider_to_its_derived_key_and_saves_it(max
     )
     async with app.run_test(size=(80, 24)) as pilot:
         await pilot.press("2")
-        app.providers.move_cursor(row=0)
+        app.providers.move_cursor(0)
         assert app.providers.selected == "claude-max"
         await pilot.press("k")
         await until(
             pilot,
-            lambda: app.providers.get_cell("claude-max", "auth").plain == "derived",
+            lambda: app.providers.cells("claude-max")["auth"].plain == "derived",
             "the derived key on screen",
         )
         assert gateway.state.providers["claude-max"].auth is AuthMode.DERIVED_KEY

@@ -57,8 +57,12 @@ SAMPLES: list[Event] = [
         headers=(("anthropic-version", "2023-06-01"), ("x-api-key", "sk-ant-api03-…x7Qd")),
     ),
     AttemptStarted("req-1", 1, "primary", "claude-sonnet-4-5-20250929", AuthMode.OAUTH, 1.5),
-    AttemptFailed("req-1", 1, "primary", Failure.RATE_LIMITED, 429, "Rate limited", 30.0, 12.5),
-    AttemptFailed("req-1", 2, "secondary", Failure.CONNECT_ERROR, None, "refused", None, 0.75),
+    AttemptFailed(
+        "req-1", 1, "primary", Failure.RATE_LIMITED, 429, "Rate limited", 30.0, 12.5, 1.75e9
+    ),
+    AttemptFailed(
+        "req-1", 2, "secondary", Failure.CONNECT_ERROR, None, "refused", None, 0.75, 1_750_000_000.5
+    ),
     ResponseStarted("req-1", 2, "secondary", 200, 123.4),
     StreamProgressed("req-1", 7, 42, BLOCKS),
     RequestFinished(
@@ -74,6 +78,7 @@ SAMPLES: list[Event] = [
         stop_reason="tool_use",
         duration_ms=987.5,
         error_message="",
+        at=1_750_000_001.25,
         blocks=BLOCKS,
     ),
     ProviderStateChanged("primary", True, BreakerState.OPEN, 1_750_000_030.5, 3, AuthMode.APIKEY),

@@ -25,9 +25,11 @@ from ccm_tui.events import (
 )
 from ccm_tui.monitor import AttemptView, MonitorState, ProviderStats
 
+T0 = 1_750_000_000.0
+
 
 class Clock:
-    def __init__(self, now: float = 1_750_000_000.0) -> None:
+    def __init__(self, now: float = T0) -> None:
         self.now = now
 
     def __call__(self) -> float:
@@ -58,6 +60,7 @@ def finished(request_id: str, provider: str = "secondary", **changes: object) ->
         "stop_reason": "end_turn",
         "duration_ms": 900.0,
         "error_message": "",
+        "at": T0 + 1,
         "blocks": (BlockView("text", "", "Hello there"),),
     }
     return RequestFinished(**(fields | changes))  # type: ignore[arg-type]
@@ -68,7 +71,7 @@ def failover_then_success(state: MonitorState, request_id: str = "r1") -> None:
     state.apply(AttemptStarted(request_id, 1, "primary", "claude-sonnet-4-5", AuthMode.APIKEY, 1.0))
     state.apply(
         AttemptFailed(request_id, 1, "primary", Failure.RATE_LIMITED, 429,
-                      "Number of requests has exceeded your rate limit", 30.0, 40.0)
+                      "Number of requests has exceeded your rate limit", 30.0, 40.0, T0)
     )  # fmt: skip
     state.apply(AttemptStarted(request_id, 2, "secondary", "glm-4.6", AuthMode.APIKEY, 1.1))
     state.apply(ResponseStarted(request_id, 2, "secondary", 200, 120.0))
@@ -152,7 +155,9 @@ def test_client_error_is_recorded_but_not_counted_against_the_provider():
     state.apply(started("r2"))
     state.apply(AttemptStarted("r2", 1, "primary", "m", AuthMode.APIKEY, 1.0))
     message = "max_tokens: Field required"
-    state.apply(AttemptFailed("r2", 1, "primary", Failure.CLIENT_ERROR, 400, message, None, 5.0))
+    state.apply(
+        AttemptFailed("r2", 1, "primary", Failure.CLIENT_ERROR, 400, message, None, 5.0, T0)
+    )
     state.apply(
         finished("r2", provider="primary", status=400, outcome=Failure.CLIENT_ERROR,
                  error_message=message, blocks=())
@@ -196,11 +201,27 @@ def test_mid_stream_failure_ends_the_answering_attempt_with_that_class():
 def test_events_for_unknown_requests_still_count_for_providers():
     state = MonitorState(clock=Clock())
     state.apply(AttemptStarted("gone", 1, "primary", "m", AuthMode.APIKEY, 1.0))
-    state.apply(AttemptFailed("gone", 1, "primary", Failure.TIMEOUT, None, "timed out", None, 1.0))
+    state.apply(
+        AttemptFailed("gone", 1, "primary", Failure.TIMEOUT, None, "timed out", None, 1.0, T0)
+    )
     state.apply(StreamProgressed("gone", 10, 5, ()))
     state.apply(finished("gone"))
     assert state.requests == {}
     assert state.providers["primary"].counts == {Failure.TIMEOUT: 1}
+
+
+def test_attempt_ends_are_dated_by_their_events_not_by_the_clock():
+    state = MonitorState(clock=Clock(T0 + 86_400))  # a clock a day off: never read by the fold
+    state.apply(started("r1"))
+    state.apply(AttemptStarted("r1", 1, "primary", "m", AuthMode.APIKEY, T0))
+    state.apply(AttemptFailed("r1", 1, "primary", Failure.OVERLOADED, 529, "Overloaded", None,
+                              5.0, T0 + 1.5))  # fmt: skip
+    state.apply(AttemptStarted("r1", 2, "secondary", "m", AuthMode.APIKEY, T0 + 1.6))
+    state.apply(finished("r1", at=T0 + 3.2))
+    primary, secondary = state.providers["primary"], state.providers["secondary"]
+    assert primary.last_error_at == T0 + 1.5
+    assert list(primary.recent) == [[int(T0 + 1.5), 1, 1]]
+    assert list(secondary.recent) == [[int(T0 + 3.2), 1, 0]]
 
 
 def test_provider_state_event_sets_breaker_and_auth():
@@ -281,7 +302,7 @@ def test_a_request_evicted_while_in_flight_still_ends_in_the_counters():
     state.apply(started("old"))
     state.apply(AttemptStarted("old", 1, "primary", "m", AuthMode.APIKEY, 1.0))
     state.apply(
-        AttemptFailed("old", 1, "primary", Failure.OVERLOADED, 529, "Overloaded", None, 5.0)
+        AttemptFailed("old", 1, "primary", Failure.OVERLOADED, 529, "Overloaded", None, 5.0, T0)
     )
     state.apply(AttemptStarted("old", 2, "secondary", "m", AuthMode.APIKEY, 1.1))
     state.apply(started("new"))  # "old" leaves the ring, still streaming
@@ -301,7 +322,7 @@ def test_a_request_evicted_after_all_its_attempts_failed_is_not_counted_twice():
     state.apply(started("old"))
     state.apply(AttemptStarted("old", 1, "primary", "m", AuthMode.APIKEY, 1.0))
     state.apply(
-        AttemptFailed("old", 1, "primary", Failure.OVERLOADED, 529, "Overloaded", None, 5.0)
+        AttemptFailed("old", 1, "primary", Failure.OVERLOADED, 529, "Overloaded", None, 5.0, T0)
     )
     state.apply(started("new"))
     state.apply(finished("old", provider="primary", status=529, outcome=Failure.OVERLOADED))
@@ -320,9 +341,11 @@ def test_error_rates_over_one_and_five_minutes():
         state.apply(started(request_id))
         state.apply(AttemptStarted(request_id, 1, "p", "m", AuthMode.APIKEY, clock.now))
         if failure is Failure.OK:
-            state.apply(finished(request_id, provider="p"))
+            state.apply(finished(request_id, provider="p", at=clock.now))
         else:
-            state.apply(AttemptFailed(request_id, 1, "p", failure, 500, "boom", None, 1.0))
+            state.apply(
+                AttemptFailed(request_id, 1, "p", failure, 500, "boom", None, 1.0, clock.now)
+            )
 
     outcome("a", Failure.SERVER_ERROR)  # t = 10000
     outcome("b", Failure.SERVER_ERROR)  # t = 10000

@@ -9,6 +9,8 @@ from __future__ import annotations
 
 from collections.abc import Hashable
 
+from rich.console import Group
+from rich.table import Table
 from rich.text import Text
 from textual.app import ComposeResult
 from textual.containers import VerticalScroll
@@ -94,15 +96,14 @@ def render_response(request: RequestView, palette: Palette) -> Text:
     return text
 
 
-def render_headers(request: RequestView, palette: Palette) -> Text:
-    muted = palette.style("ccm-muted")
-    text = Text()
-    text.append("Request headers (secrets masked)", "bold")
-    width = max((len(name) for name, _ in request.headers), default=0)
+def render_headers(request: RequestView, palette: Palette) -> Group:
+    """Names in a column of their own: a long value wraps under the values."""
+    table = Table.grid(padding=(0, 2))
+    table.add_column(style=palette.style("ccm-muted"), no_wrap=True)
+    table.add_column(overflow="fold")
     for name, value in request.headers:
-        text.append(f"\n{name.ljust(width)}  ", muted)
-        text.append(value)
-    return text
+        table.add_row(Text(name), Text(value))
+    return Group(Text("Request headers (secrets masked)", "bold"), table)
 
 
 def _summary_key(r: RequestView) -> Hashable:

@@ -5,8 +5,8 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import ClassVar
 
+from rich.cells import cell_len
 from rich.text import Text
-from textual import events
 from textual.binding import Binding, BindingType
 from textual.message import Message
 
@@ -15,7 +15,8 @@ from ccm_tui.actions import Action, not_oauth
 from ccm_tui.events import AuthMode, BreakerState, Failure
 from ccm_tui.monitor import MonitorState, ProviderStats
 from ccm_tui.tui.theming import Palette
-from ccm_tui.tui.widgets.keyed import KeyedTable
+from ccm_tui.tui.widgets.table import PADDING, LiveTable, TableColumn
+from ccm_tui.tui.widgets.widths import fit_widths
 
 # Short names for the failure-class column, most telling first.
 CLASS_MARKS = (
@@ -38,17 +39,18 @@ AUTH_LABELS = {
     AuthMode.DERIVED_KEY: "derived",
 }
 
-COLUMNS = (
-    ("name", "Provider", 12),
-    ("auth", "Auth", 8),
-    ("state", "State", 10),
-    ("requests", "Req", 5),
-    ("ok", "OK", 5),
-    ("rate", "Err/1m", 6),
-    ("consecutive", "Seq", 3),
-    ("classes", "Failures", 16),
-    ("last_error", "Last error", 40),  # fitted to the table's width on resize
+COLUMNS = (  # widths: fit_columns, from the content and the table's width
+    TableColumn("name", "Provider", 0),
+    TableColumn("auth", "Auth", 0),
+    TableColumn("state", "State", 0),
+    TableColumn("requests", "Req", 0),
+    TableColumn("ok", "OK", 0),
+    TableColumn("rate", "Err/1m", 0),
+    TableColumn("consecutive", "Seq", 0),
+    TableColumn("classes", "Failures", 0),
+    TableColumn("last_error", "Last error", 0),
 )
+FLOORS = {"state": 9}  # "half-open": the column does not jump with each state
 LAST_ERROR_MIN = 12
 
 # Where the key switch leads from each credential a provider can be on.
@@ -67,6 +69,15 @@ def offered_actions(stats: ProviderStats) -> tuple[Action, ...]:
     return (toggle, Action.RESET) if switch is None else (toggle, Action.RESET, switch)
 
 
+def refused(stats: ProviderStats, now: float) -> bool:
+    """Every attempt of the last minute failed, the last one with Anthropic's refusal of
+    an OAuth login for anything but Claude Code's own requests (which never opens the
+    breaker: the provider would otherwise read "ok")."""
+    return stats.error_rate(60, now) == 1 and stats.last_error.startswith(
+        f"{Failure.OAUTH_SCOPE.value}:"
+    )
+
+
 def state_cell(stats: ProviderStats, now: float, palette: Palette) -> Text:
     if not stats.enabled:
         return Text("disabled", palette.style("ccm-disabled"))
@@ -75,6 +86,8 @@ def state_cell(stats: ProviderStats, now: float, palette: Palette) -> Text:
         return Text(f"open {fmt.countdown(left)}", palette.style("ccm-breaker-open"))
     if stats.breaker is BreakerState.HALF_OPEN:
         return Text("half-open", palette.style("ccm-breaker-half-open"))
+    if refused(stats, now):
+        return Text("refused", palette.style("ccm-status-failed"))
     return Text("ok", palette.style("ccm-breaker-closed"))
 
 
@@ -113,10 +126,8 @@ def provider_cells(stats: ProviderStats, now: float, palette: Palette) -> dict[s
     }
 
 
-class ProvidersTable(KeyedTable):
+class ProvidersTable(LiveTable):
     """One row per configured provider; the provider keys act on the selected row."""
-
-    FIXED_COLUMNS = COLUMNS
 
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("k", "switch('derive-key')", "Derived key", id="providers.derive_key"),
@@ -138,29 +149,47 @@ class ProvidersTable(KeyedTable):
             self.provider = provider
 
     def __init__(
-        self, state: MonitorState, palette: Palette, clock: Callable[[], float], **kwargs: object
+        self,
+        state: MonitorState,
+        palette: Palette,
+        clock: Callable[[], float],
+        *,
+        id: str | None = None,
     ) -> None:
-        super().__init__(**kwargs)
+        super().__init__(COLUMNS, id=id)
         self.state = state
         self.palette = palette
         self.clock = clock
         self._offered: tuple[str | None, AuthMode | None] = (None, None)
 
-    def on_resize(self, event: events.Resize) -> None:
-        """The last error takes the width the other columns leave (the caption below shows
-        it whole), so the table does not scroll sideways."""
-        others = sum(width + 2 * self.cell_padding for key, _, width in COLUMNS[:-1])
-        width = max(LAST_ERROR_MIN, event.size.width - others - 2 * self.cell_padding - 1)
-        if self.columns:
-            self.set_column_width("last_error", width)
+    def fit_columns(self) -> None:
+        """Each column as wide as its content (cut to a common width when they cannot
+        all be), and the last error in what is left, if that is enough to read (the
+        caption below shows it whole): the table does not scroll sideways."""
+        if not self.size.width:
+            return
+        others = COLUMNS[:-1]
+        naturals = {c.key: self.natural_width(c.key, c.label) for c in others}
+        floors = {c.key: max(cell_len(c.label), FLOORS.get(c.key, 0)) for c in others}
+        naturals = {k: max(n, floors[k]) for k, n in naturals.items()}
+        budget = self.size.width - 1 - 2 * PADDING * len(others)  # 1: the scrollbar
+        rest = budget - sum(naturals.values()) - 2 * PADDING
+        if rest >= LAST_ERROR_MIN:
+            last_error = COLUMNS[-1]
+            self.set_columns([*(TableColumn(c.key, c.label, naturals[c.key]) for c in others),
+                              TableColumn(last_error.key, last_error.label, rest)])  # fmt: skip
+            return
+        widths = fit_widths(naturals, budget, floors)
+        self.set_columns([TableColumn(c.key, c.label, widths[c.key]) for c in others])
 
     def update_providers(self, names: set[str] | None = None) -> None:
         """Patches the named providers' rows (all when None); call inside batch_update."""
         now = self.clock()
         self.keep_only(self.state.providers)
         for name, stats in self.state.providers.items():
-            if names is None or name in names or name not in self._shown:
+            if names is None or name in names or not self.has_row(name):
                 self.patch_row(name, provider_cells(stats, now, self.palette))
+        self.fit_columns()
         self._offer_keys()
 
     def tick(self) -> None:
@@ -176,12 +205,12 @@ class ProvidersTable(KeyedTable):
             self.update_providers(ticking)
 
     def rebuild(self) -> None:
-        self.forget_rows()
+        self.clear_rows()
         self.update_providers()
 
     @property
     def selected(self) -> str | None:
-        return self.selected_key
+        return self.cursor_key
 
     @property
     def _selected_stats(self) -> ProviderStats | None:
@@ -189,7 +218,7 @@ class ProvidersTable(KeyedTable):
 
     # -- the keys ----------------------------------------------------------------------------
 
-    def on_data_table_row_highlighted(self, _: object) -> None:
+    def on_live_table_highlighted(self, _: LiveTable.Highlighted) -> None:
         self._offer_keys()
 
     def _offer_keys(self) -> None:

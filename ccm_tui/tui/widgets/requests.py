@@ -4,8 +4,9 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import dataclass
-from typing import ClassVar
+from typing import ClassVar, Literal
 
+from rich.cells import cell_len
 from rich.text import Text
 from textual.binding import Binding, BindingType
 from textual.message import Message
@@ -15,29 +16,31 @@ from ccm_tui.events import Failure
 from ccm_tui.monitor import MonitorState, RequestView
 from ccm_tui.tui.filtering import RequestFilter
 from ccm_tui.tui.theming import Palette
-from ccm_tui.tui.widgets.keyed import KeyedTable
+from ccm_tui.tui.widgets.table import PADDING, LiveTable, TableColumn
+from ccm_tui.tui.widgets.widths import fit_widths
 
 
 @dataclass(frozen=True, slots=True)
 class Column:
     key: str
     label: str
-    width: int  # 0: shares what is left, by weight
-    min_screen: int  # shown only when the table is at least this wide
-    weight: int = 0
+    width: int = 0  # 0: as wide as its content, cut when the table cannot give that
+    extra: int = 0  # shown only where the others fit whole (when not, the highest goes first)
+    cut: Literal["end", "start"] = "end"
 
 
 COLUMNS = (
-    Column("time", "Time", 8, 0),
-    Column("model", "Model", 0, 0, weight=2),
-    Column("provider", "Provider", 0, 0, weight=3),
-    Column("status", "St", 3, 0),
-    Column("ttfb", "TTFB", 6, 0),
-    Column("duration", "Dur", 6, 0),
-    Column("input", "In", 5, 96),
-    Column("output", "Out", 5, 0),
-    Column("stop", "Stop", 8, 100),
+    Column("time", "Time", 8),
+    Column("model", "Model"),
+    Column("provider", "Provider", cut="start"),  # a chain ends where the request went
+    Column("status", "St", 3),
+    Column("ttfb", "TTFB", 6),
+    Column("duration", "Dur", 6),
+    Column("input", "In", 5, extra=1),
+    Column("output", "Out", 5),
+    Column("stop", "Stop", extra=2),
 )
+FILL = "provider"  # takes what the others leave
 
 
 def status_style(request: RequestView) -> str:
@@ -54,7 +57,9 @@ def status_style(request: RequestView) -> str:
 
 def request_cells(request: RequestView, palette: Palette) -> dict[str, Text]:
     model = request.requested_model
-    if request.actual_model and request.actual_model != model:
+    if request.actual_model.startswith(model):  # the same model, its version pinned
+        model = request.actual_model
+    elif request.actual_model:
         model = f"{model}→{request.actual_model}"
     if request.path.endswith("/count_tokens"):
         model = f"count · {model}"
@@ -88,10 +93,7 @@ def request_cells(request: RequestView, palette: Palette) -> dict[str, Text]:
     }
 
 
-EVICT_IN_CHUNKS_FROM = 200  # rows of history
-
-
-class RequestsTable(KeyedTable):
+class RequestsTable(LiveTable):
     """Rows are keyed by request id; a redraw patches only the cells that changed."""
 
     BINDINGS: ClassVar[list[BindingType]] = [
@@ -107,8 +109,8 @@ class RequestsTable(KeyedTable):
             super().__init__()
             self.request_id = request_id
 
-    def __init__(self, state: MonitorState, palette: Palette, **kwargs: object) -> None:
-        super().__init__(**kwargs)
+    def __init__(self, state: MonitorState, palette: Palette, *, id: str | None = None) -> None:
+        super().__init__(id=id)
         self.state = state
         self.palette = palette
         self.filter = RequestFilter()
@@ -116,78 +118,69 @@ class RequestsTable(KeyedTable):
         self.paused = False
         self.cleared_before = 0.0
         self.held: dict[str, None] = {}  # new requests that arrived while paused (ordered)
-        self._columns: tuple[Column, ...] = ()
-        self._evicted: list[str] = []  # gone from the state, still on screen for a moment
 
     # -- layout --------------------------------------------------------------------------
 
-    def on_resize(self) -> None:
-        self.fit_columns(self.size.width)
-
-    def fit_columns(self, width: int) -> None:
-        columns = tuple(c for c in COLUMNS if width >= c.min_screen)
-        fixed = sum(c.width for c in columns) + 2 * len(columns) + 2
-        flexible = [c for c in columns if not c.width]
-        free = max(0, width - fixed)
-        weights = sum(c.weight for c in flexible) or 1
-        widths = {c.key: c.width or max(8, free * c.weight // weights) for c in columns}
-        if columns != self._columns:
-            self._columns = columns
-            self.clear(columns=True)
-            self._shown.clear()
-            for column in columns:
-                self.add_column(column.label, key=column.key, width=widths[column.key])
-            self.rebuild()
+    def fit_columns(self) -> None:
+        """Model and Provider as wide as their content where the table has room (the
+        extra columns give theirs first), else both cut to a common width; Provider
+        takes what is left, so the columns after it stay put as rows come and go."""
+        if not self.size.width:
             return
-        for column in flexible:
-            self.set_column_width(column.key, widths[column.key])
+        shown = list(COLUMNS)
+        while True:
+            fitted = {c.key: self.natural_width(c.key, c.label) for c in shown if not c.width}
+            fixed = sum(c.width for c in shown)
+            budget = self.size.width - 1 - fixed - 2 * PADDING * len(shown)  # 1: scrollbar
+            extras = [c for c in shown if c.extra]
+            if sum(fitted.values()) <= budget or not extras:
+                break
+            shown.remove(max(extras, key=lambda c: c.extra))
+        floors = {c.key: cell_len(c.label) for c in shown}
+        widths = fit_widths(fitted, budget, floors)
+        widths[FILL] += max(0, budget - sum(widths.values()))
+        self.set_columns(
+            [TableColumn(c.key, c.label, c.width or widths[c.key], c.cut) for c in shown]
+        )
 
     # -- content -------------------------------------------------------------------------
 
-    def visible(self, request: RequestView) -> bool:
+    def shows(self, request: RequestView) -> bool:
+        """Whether the request has a row: not cleared away, and matching the filter."""
         return request.at > self.cleared_before and self.filter.matches(request)
 
     def rebuild(self) -> None:
-        """Re-adds every visible request (after a filter change, a clear, a new snapshot);
+        """Re-adds every shown request (after a filter change, a clear, a new snapshot);
         while paused, the requests held back stay held and the rest are shown."""
         held = self.held
-        self.forget_rows()
+        self.clear_rows()
         self.held = {}
-        self._evicted = []
         self.update_requests([r for r in self.state.requests if r not in held], hold=False)
         self.held = {r: None for r in held if r in self.state.requests}
 
     def update_requests(self, ids: Iterable[str], hold: bool = True) -> None:
         """Adds new rows, patches changed cells, removes rows that left; call in batch_update.
         While paused, new rows are held back (unless `hold` is False)."""
-        if not self._columns:
-            return
         added = False
         gone = []
         for request_id in ids:
             request = self.state.requests.get(request_id)
-            if request is None or not self.visible(request):
+            if request is None or not self.shows(request):
                 gone.append(request_id)
                 continue
-            if request_id not in self._shown and self.paused and hold:
+            if not self.has_row(request_id) and self.paused and hold:
                 self.held[request_id] = None
                 continue
-            cells = request_cells(request, self.palette)
-            added |= self.patch_row(request_id, cells, [c.key for c in self._columns])
-        self.remove_keys(gone)
+            added |= self.patch_row(request_id, request_cells(request, self.palette))
         evicted = self.state.take_evicted()
         for request_id in evicted:  # a held request the history no longer has
             self.held.pop(request_id, None)
-        self._evicted.extend(evicted)
-        history = self.state.history
-        if len(self._evicted) >= (history // 10 if history >= EVICT_IN_CHUNKS_FROM else 1):
-            # In chunks (a tenth of a long history): removing rows re-indexes the rest, which
-            # makes every visible cell render again; a few finished rows beyond the cap for
-            # a moment cost less.
-            self.remove_keys(self._evicted)
-            self._evicted = []
-        if added and self.follow and self.row_count:
-            self.move_cursor(row=self.row_count - 1, animate=False)
+        gone.extend(evicted)
+        if gone:
+            self.remove_rows(gone)
+        self.fit_columns()
+        if added and self.follow:
+            self.move_cursor(self.row_count - 1)
 
     def restyle(self, palette: Palette) -> None:
         self.palette = palette
@@ -203,15 +196,18 @@ class RequestsTable(KeyedTable):
         self.cleared_before = now
         self.rebuild()
 
-    @property
-    def selected_id(self) -> str | None:
-        return self.selected_key
-
-    @property
-    def shown_count(self) -> int:
-        return len(self._shown)
+    def user_moved_cursor(self) -> None:
+        """Moving off the newest row stops following, as in `less +F`; `f` follows again."""
+        if self.cursor_row != self.row_count - 1:
+            self.follow = False
 
     def action_open_detail(self) -> None:
-        selected = self.selected_id
+        selected = self.cursor_key
         if selected is not None:
             self.post_message(self.OpenDetail(selected))
+
+    def on_live_table_selected(self, event: LiveTable.Selected) -> None:
+        """A click on the selected row opens it, as enter does."""
+        event.stop()
+        if event.key is not None:
+            self.post_message(self.OpenDetail(event.key))

@@ -4,21 +4,24 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
+from rich.cells import cell_len
 from rich.text import Text
 
 from ccm_tui import humanize as fmt
 from ccm_tui.events import RefreshState, TokenStateChanged
 from ccm_tui.monitor import MonitorState
 from ccm_tui.tui.theming import Palette
-from ccm_tui.tui.widgets.keyed import KeyedTable
+from ccm_tui.tui.widgets.table import PADDING, LiveTable, TableColumn
+from ccm_tui.tui.widgets.widths import fit_widths
 
-COLUMNS = (
-    ("credential", "Credential", 11),
-    ("used_by", "Used by", 10),
-    ("expires", "Expires in", 10),
-    ("refresh", "Refresh", 14),
-    ("key", "Derived API key", 25),
+COLUMNS = (  # widths: fit_columns, from the content and the table's width
+    TableColumn("credential", "Credential", 0),
+    TableColumn("used_by", "Used by", 0),
+    TableColumn("expires", "Expires in", 0),
+    TableColumn("refresh", "Refresh", 0),
+    TableColumn("key", "Derived API key", 0),
 )
+FLOORS = {"expires": 10, "refresh": 10}  # "1h 12m 12s"; "refreshing…"
 
 
 def refresh_cell(token: TokenStateChanged, now: float, palette: Palette) -> Text:
@@ -66,16 +69,31 @@ def token_cells(token: TokenStateChanged, now: float, palette: Palette) -> dict[
     }
 
 
-class TokensTable(KeyedTable):
-    FIXED_COLUMNS = COLUMNS
-
+class TokensTable(LiveTable):
     def __init__(
-        self, state: MonitorState, palette: Palette, clock: Callable[[], float], **kwargs: object
+        self,
+        state: MonitorState,
+        palette: Palette,
+        clock: Callable[[], float],
+        *,
+        id: str | None = None,
     ) -> None:
-        super().__init__(**kwargs)
+        super().__init__(COLUMNS, id=id)
         self.state = state
         self.palette = palette
         self.clock = clock
+
+    def fit_columns(self) -> None:
+        """Each column as wide as its content; where they cannot all be, the widest are
+        cut first, never the derived key (nor below FLOORS)."""
+        if not self.size.width:
+            return
+        naturals = {c.key: self.natural_width(c.key, c.label) for c in COLUMNS}
+        floors = {c.key: max(cell_len(c.label), FLOORS.get(c.key, 0)) for c in COLUMNS}
+        floors["key"] = naturals["key"]
+        budget = self.size.width - 1 - 2 * PADDING * len(COLUMNS)  # 1: the scrollbar
+        widths = fit_widths(naturals, budget, floors)
+        self.set_columns([TableColumn(c.key, c.label, widths[c.key]) for c in COLUMNS])
 
     def update_tokens(self) -> None:
         """Patches every row; there are few, and their countdowns move each second."""
@@ -83,7 +101,8 @@ class TokensTable(KeyedTable):
         self.keep_only(self.state.tokens)
         for token_id, token in self.state.tokens.items():
             self.patch_row(token_id, token_cells(token, now, self.palette))
+        self.fit_columns()
 
     def rebuild(self) -> None:
-        self.forget_rows()
+        self.clear_rows()
         self.update_tokens()
