@@ -1,8 +1,8 @@
-"""Server-sent events: cut a byte stream at frame boundaries, and watch what it says.
+"""What a Messages API response says, read on the side while the proxy relays it.
 
-The proxy forwards bytes untouched; these helpers only decide *where* a chunk may be cut
-(complete frames, so an injected error event is always well-formed) and read usage, stop
-reason and a text tail on the side.
+The proxy forwards bytes untouched; the observer only reads usage, stop reason and a text
+tail of each block for the monitor, from SSE frames (`ccm_tui.sse` cuts and parses them)
+or from one JSON body.
 """
 
 from __future__ import annotations
@@ -12,18 +12,10 @@ from typing import Any
 import orjson
 
 from ccm_tui.events import BlockView
+from ccm_tui.sse import parse_frames
 
 TAIL_CHARS = 4000
 MAX_BLOCKS = 16
-
-
-def split_complete(buffer: bytes) -> int:
-    """Length of the prefix of `buffer` made of complete frames (0 if none is complete)."""
-    end = buffer.rfind(b"\n\n")
-    crlf = buffer.rfind(b"\r\n\r\n")
-    if crlf >= 0 and crlf + 4 > end + 2:
-        return crlf + 4
-    return end + 2 if end >= 0 else 0
 
 
 class _Block:
@@ -67,19 +59,13 @@ class ResponseObserver:
     # streaming ----------------------------------------------------------------------------
 
     def feed(self, frames: bytes) -> None:
-        """`frames` must be whole frames (see `split_complete`)."""
-        for frame in frames.replace(b"\r\n", b"\n").split(b"\n\n"):
-            if frame:
-                self._frame(frame)
+        """`frames` must be whole frames (`ccm_tui.sse.complete_length` cuts them there),
+        or the last bytes of a stream."""
+        for _, data in parse_frames(frames):
+            if data:
+                self._data(data)
 
-    def _frame(self, frame: bytes) -> None:
-        data = b""
-        for line in frame.split(b"\n"):
-            if line.startswith(b"data:"):
-                chunk = line[5:]
-                data = data + b"\n" + chunk.lstrip(b" ") if data else chunk.lstrip(b" ")
-        if not data:
-            return
+    def _data(self, data: bytes) -> None:
         try:
             event = orjson.loads(data)
         except orjson.JSONDecodeError:
