@@ -15,6 +15,7 @@ from ccm_tui.events import AttemptFailed, Failure, RequestFinished
 from ccm_tui.providers import openai as chat
 from ccm_tui.sim import Simulator, wire
 from ccm_tui.sim.openai import REASONING_TEXT
+from ccm_tui.sim.reply import tool_input
 
 from support import HELLO
 
@@ -166,7 +167,7 @@ async def test_tool_use_comes_back_with_its_input_assembled(sim, proxy, stream):
     tool = reply.content[-1]
     assert tool.type == "tool_use"
     assert tool.name == "get_weather"
-    assert tool.input == wire.tool_input(WEATHER)
+    assert tool.input == tool_input(WEATHER)
     assert tool.id
     assert reply.stop_reason == "tool_use"
     sent = sim.requests("oai")[-1].json()
