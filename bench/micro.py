@@ -34,10 +34,10 @@ from ccm_tui.masking import mask_headers
 from ccm_tui.monitor import MonitorState
 from ccm_tui.providers.anthropic import Credential, response_headers, upstream_headers
 from ccm_tui.proxy.body import parse_body, with_model
-from ccm_tui.proxy.routing import route
 from ccm_tui.proxy.observer import ResponseObserver
-from ccm_tui.sse import complete_length
+from ccm_tui.proxy.routing import route
 from ccm_tui.requestlog import RequestLogger
+from ccm_tui.sse import complete_length
 
 
 def per_call_us(fn: Any, number: int) -> float:

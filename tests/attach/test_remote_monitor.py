@@ -8,7 +8,6 @@ from collections.abc import AsyncIterator
 
 import anthropic
 import orjson
-import pytest
 from aiohttp import web
 from attach_helpers import PROXY_KEY, comparable
 

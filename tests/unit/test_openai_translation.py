@@ -17,8 +17,8 @@ from aiohttp.test_utils import TestServer
 from ccm_tui.config import ConfigError, parse_config
 from ccm_tui.events import AuthMode
 from ccm_tui.providers import openai as chat
-from ccm_tui.providers.openai import stream as chat_stream
 from ccm_tui.providers.anthropic import Credential
+from ccm_tui.providers.openai import stream as chat_stream
 
 MODEL = "gpt-test"
 # OpenAI's documented rule for function names.

@@ -144,9 +144,7 @@ def test_multi_line_data_is_joined_with_line_feeds():
 
 def test_a_last_frame_without_its_blank_line_comes_only_when_the_stream_ends():
     parser = SseParser()
-    assert parser.feed(PING + b"event: message_stop\ndata: {}") == [
-        ("ping", b'{"type": "ping"}')
-    ]
+    assert parser.feed(PING + b"event: message_stop\ndata: {}") == [("ping", b'{"type": "ping"}')]
     assert parser.feed(b"") == []
     assert parser.finish() == [("message_stop", b"{}")]
     assert parser.finish() == []
