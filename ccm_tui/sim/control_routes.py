@@ -101,7 +101,7 @@ ENDPOINTS = (
         "PUT",
         "/_sim/scenario/{provider}",
         ControlRoutes.put_scenario,
-        "set NAME's scenario: a JSON object of the fields below ({} = healthy)",
+        "set NAME's scenario: the fields below ({} = healthy)",
     ),
     Endpoint("GET", "/_sim/scenario/{provider}", ControlRoutes.get_scenario, "NAME's scenario"),
     Endpoint(
@@ -119,7 +119,7 @@ ENDPOINTS = (
         "POST",
         "/_sim/tokens",
         ControlRoutes.post_tokens,
-        'mint tokens without a login: {"scopes": [...], "lifetime_s": N}',
+        'tokens without a login: {"scopes": [...], "lifetime_s": N}',
     ),
     Endpoint("POST", "/_sim/expire", ControlRoutes.post_expire, 'expire {"access_token": "..."}'),
     Endpoint("POST", "/_sim/revoke_api_key", ControlRoutes.post_revoke, 'revoke {"key": "..."}'),

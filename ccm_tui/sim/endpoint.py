@@ -21,6 +21,13 @@ class Endpoint:
     # Also under /p/{provider}, for each simulated provider, and counted in `in_flight`.
     per_provider: bool = False
 
-    def help_line(self) -> str:
+    def help_lines(self) -> list[str]:
+        """`METHOD PATH  what it does`, the description on its own line when too long."""
         path = self.path.replace("{provider}", "NAME").replace("{model_id}", "ID")
-        return f"  {self.method:<6} {path:<34} {self.help}"
+        line = f"  {self.method:<6} {path:<28} {self.help}"
+        if len(line) <= HELP_WIDTH:
+            return [line]
+        return [f"  {self.method:<6} {path}", f"      {self.help}"]
+
+
+HELP_WIDTH = 88

@@ -120,19 +120,19 @@ ENDPOINTS = (
         "GET",
         "/oauth/authorize",
         OAuthRoutes.authorize,
-        "approve a PKCE login at once (claude.ai): prints CODE#STATE",
+        "a login, approved at once: answers CODE#STATE",
     ),
-    Endpoint("GET", "/console/oauth/authorize", OAuthRoutes.authorize, "the same, the Console"),
+    Endpoint("GET", "/console/oauth/authorize", OAuthRoutes.authorize, "the same, as the Console"),
     Endpoint(
         "POST",
         "/v1/oauth/token",
         OAuthRoutes.oauth_token,
-        "grant (authorization_code) or refresh tokens; scenario of provider `oauth`",
+        "grant or refresh tokens (faults: provider `oauth`)",
     ),
     Endpoint(
         "POST",
         "/api/oauth/claude_cli/create_api_key",
         OAuthRoutes.create_api_key,
-        "an API key derived from an access token (scope org:create_api_key)",
+        "a key derived from an access token (faults: provider `create_api_key`)",
     ),
 )
