@@ -230,8 +230,8 @@ class RemoteMonitor:
                 "the connection looks dead"
             ) from None
 
-    def _handle(self, event: str, data: bytes) -> None:
-        if event == "snapshot":
+    def _handle(self, event: bytes, data: bytes) -> None:
+        if event == b"snapshot":
             try:
                 fresh = MonitorState.from_snapshot(
                     orjson.loads(data), history=self.state.history, clock=self.state.clock
@@ -244,7 +244,7 @@ class RemoteMonitor:
             self.state.replace_with(fresh)
             self._loaded = True
             self.bus.publish(SnapshotLoaded(time.time()))
-        elif event == "event":
+        elif event == b"event":
             decoded = self._decode(data)
             if decoded is not None:
                 self.bus.publish(decoded)  # folded once, by self._fold

@@ -63,25 +63,25 @@ def error_event(error_type: str, message: str) -> bytes:
 # -- reading ---------------------------------------------------------------------------------
 
 
-# One dispatched frame: (event, data). The event is "message" when the frame named none,
-# and COMMENT for a comment line (only from a parser asked for comments; data is its text).
-# A plain tuple: the proxy parses every streamed chunk, and an object per frame costs.
-SseFrame = tuple[str, bytes]
+# One dispatched frame: (event, data), both bytes as they came. The event is b"message"
+# when the frame named none, and COMMENT for a comment line (only from a parser asked for
+# comments; data is then its text). A plain tuple of bytes: the proxy parses every
+# streamed chunk, and an object or a decoded name per frame costs.
+SseFrame = tuple[bytes, bytes]
 
 # The empty name: a frame never has it (the specification turns an empty name into
 # "message"), so it cannot be mistaken for one.
-COMMENT = ""
+COMMENT = b""
 
 
-def complete_length(buffer: bytes | bytearray, start: int = 0) -> int:
+def complete_length(buffer: bytes | bytearray) -> int:
     """Length of the prefix of `buffer` made of whole frames (0 if none is whole).
 
     A frame ends at a blank line: a line break followed by LF or CRLF. The stream may be
     cut there without breaking a frame, so an event written next is always well-formed.
-    `start`: where to begin looking (bytes before it are known to hold no frame end).
     """
-    lf = buffer.rfind(b"\n\n", start)
-    crlf = buffer.rfind(b"\n\r\n", start)
+    lf = buffer.rfind(b"\n\n")
+    crlf = buffer.rfind(b"\n\r\n")
     if crlf > lf:
         return crlf + 3
     return lf + 2 if lf >= 0 else 0
@@ -92,11 +92,16 @@ def parse_frames(region: bytes, *, comments: bool = False) -> list[SseFrame]:
     without its blank line counts as ended (the specification would drop it; servers that
     forget the final blank line are read anyway, where the caller says the stream ended).
 
-    On the proxy's hot path (every streamed chunk): a frame of one `event: ` line and one
-    `data: ` line, as every Messages API event is, takes a shortcut.
+    The proxy's hot path: a frame of one `event: ` and one `data: ` line, as every Messages
+    API event is, takes a shortcut; alone in its chunk (a streamed event, usually) another.
     """
     if b"\r" in region:
         region = region.replace(b"\r\n", b"\n")
+    lines = region.split(b"\n")
+    if len(lines) == 4 and not lines[2] and not lines[3]:
+        head, body = lines[0], lines[1]
+        if head.startswith(b"event: ") and body.startswith(b"data: "):
+            return [(head[7:] or b"message", body[6:])]
     out: list[SseFrame] = []
     for block in region.split(b"\n\n"):
         if not block:
@@ -104,8 +109,8 @@ def parse_frames(region: bytes, *, comments: bool = False) -> list[SseFrame]:
         lines = block.split(b"\n")
         if len(lines) == 2:
             head, body = lines
-            if head[:7] == b"event: " and body[:6] == b"data: ":
-                out.append((head[7:].decode("utf-8", "replace") or "message", body[6:]))
+            if head.startswith(b"event: ") and body.startswith(b"data: "):
+                out.append((head[7:] or b"message", body[6:]))
                 continue
         _read_block(lines, out, comments)
     return out
@@ -133,8 +138,7 @@ def _read_block(lines: list[bytes], out: list[SseFrame], comments: bool) -> None
             out.append((COMMENT, value))
         # `id`, `retry` and unknown fields: nothing here resumes a stream.
     if data is not None:
-        name_text = event.decode("utf-8", "replace") if event else "message"
-        out.append((name_text, data[0] if len(data) == 1 else b"\n".join(data)))
+        out.append((event or b"message", data[0] if len(data) == 1 else b"\n".join(data)))
 
 
 class SseParser:
@@ -157,12 +161,14 @@ class SseParser:
                 return parse_frames(chunk, comments=self._comments) if chunk else []
             held += memoryview(chunk)[cut:]
             return parse_frames(chunk[:cut], comments=self._comments) if cut else []
-        # A frame end may straddle the old bytes and the new ones: look 2 bytes back.
+        # Only the new bytes can hold a new frame end, and it may begin in the 2 bytes
+        # before them: looking no further back keeps a huge frame from being rescanned.
         start = max(0, len(held) - 2)
         held += chunk
-        cut = complete_length(held, start)
+        cut = complete_length(held[start:])
         if not cut:
             return []
+        cut += start
         region = bytes(held[:cut])
         del held[:cut]
         return parse_frames(region, comments=self._comments)

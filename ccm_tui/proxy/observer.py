@@ -62,28 +62,30 @@ class ResponseObserver:
         """`frames` must be whole frames (`ccm_tui.sse.complete_length` cuts them there),
         or the last bytes of a stream."""
         for _, data in parse_frames(frames):
-            if data:
-                self._data(data)
-
-    def _data(self, data: bytes) -> None:
-        try:
-            event = orjson.loads(data)
-        except orjson.JSONDecodeError:
-            self.malformed += 1
-            return
-        if isinstance(event, dict):
-            # The bytes reach the client whatever they say: an odd event only goes uncounted.
+            if not data:
+                continue
             try:
-                self._event(event)
-            except _UNEXPECTED:
+                event = orjson.loads(data)
+            except orjson.JSONDecodeError:
                 self.malformed += 1
+                continue
+            if isinstance(event, dict):
+                # The bytes reach the client whatever they say: an odd event goes uncounted.
+                try:
+                    self._event(event)
+                except _UNEXPECTED:
+                    self.malformed += 1
 
     def _event(self, event: dict[str, Any]) -> None:
         """Raises one of `_UNEXPECTED` on an event not shaped as WIRE.md says."""
         kind = event.get("type")
         if kind == "content_block_delta":
-            block = self._blocks.get(_index(event, 0))
-            delta = _obj(event.get("delta"))
+            # The most frequent event by far: its usual shape skips the checking helpers.
+            index = event.get("index", 0)
+            block = self._blocks.get(index if type(index) is int else _index(event, 0))
+            delta = event.get("delta")
+            if type(delta) is not dict:
+                delta = _obj(delta)
             text = delta.get("text") or delta.get("thinking") or delta.get("partial_json") or ""
             if not isinstance(text, str):
                 raise TypeError("delta text is not a string")
