@@ -16,6 +16,7 @@ from ccm_tui.providers.openai.response import (
     stop_reason,
     usage_from,
 )
+from ccm_tui.sse import COMMENT, LF
 
 PING = sse.message_event({"type": "ping"})
 
@@ -83,7 +84,7 @@ class StreamTranslator:
     def _read(self, frames: list[sse.SseFrame]) -> None:
         # The event name carries nothing a chat completion needs: only data and comments.
         for event, data in frames:
-            if event == sse.COMMENT:
+            if event == COMMENT:
                 if self._started:
                     # A keep-alive comment: keep the client's connection alive too.
                     self._out.append(PING)
@@ -93,7 +94,7 @@ class StreamTranslator:
                 return
 
     def _dispatch(self, data: bytes) -> None:
-        if b"\n" in data and not self._is_json(data):
+        if LF in data and not self._is_json(data):
             # A server that omits the blank line between events: read each line alone.
             for line in data.split(b"\n"):
                 self._payload(line)
