@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import itertools
+
 import orjson
 import pytest
 from hypothesis import given
@@ -217,3 +219,57 @@ def test_what_the_writer_writes_the_parser_reads_back(event, data):
 def test_a_json_frame_carries_its_payload(payload):
     ((event, data),) = SseParser().feed(sse.json_frame(payload, "event"))
     assert (event, orjson.loads(data)) == (b"event", payload)
+
+
+def reference_frames(stream: bytes) -> list[sse.SseFrame]:
+    """The specification's algorithm, line by line, as plainly as it reads (LF or CRLF)."""
+    frames: list[sse.SseFrame] = []
+    event, data = b"", None
+    for line in stream.replace(b"\r\n", b"\n").split(b"\n")[:-1]:
+        if not line:
+            if data is not None:
+                frames.append((event or b"message", b"\n".join(data)))
+            event, data = b"", None
+            continue
+        name, _, value = line.partition(b":")
+        value = value[1:] if value.startswith(b" ") else value
+        if not name:
+            frames.append((COMMENT, value))
+        elif name == b"data":
+            data = [*(data or []), value]
+        elif name == b"event":
+            event = value
+    return frames
+
+
+# Single lines of every kind, and the frames servers actually write (which the parser
+# reads by a shortcut), so streams mix both.
+LINES = st.sampled_from(
+    [(b"event: ping",), (b"event:x",), (b"event",), (b"data: {}",), (b"data:1",), (b"data",),
+     (b"data:  two",), (b": keepalive",), (b":",), (b"id: 7",), (b"retry: 10",),
+     (b"other: field",), (b"",),
+     (b"event: ping", b'data: {"type": "ping"}', b""), (b"data: {}", b""), (b"event: e", b"data:")]
+).map(list)  # fmt: skip
+
+
+@given(
+    lines=st.lists(LINES, max_size=30).map(lambda groups: [x for g in groups for x in g]),
+    newline=st.sampled_from([b"\n", b"\r\n"]),
+    cuts=st.lists(st.integers(0, 400), max_size=8),
+)
+def test_any_stream_in_any_chunks_reads_as_the_specification_says(lines, newline, cuts):
+    stream = b"".join(line + newline for line in lines) + newline
+    bounds = [0, *sorted(c for c in cuts if c < len(stream)), len(stream)]
+    chunks = [stream[a:b] for a, b in itertools.pairwise(bounds)]
+    assert feed_all(SseParser(comments=True), chunks) == reference_frames(stream)
+
+
+@given(
+    lines=st.lists(LINES, max_size=30).map(lambda groups: [x for g in groups for x in g]),
+    newline=st.sampled_from([b"\n", b"\r\n"]),
+)
+def test_any_stream_fed_frame_by_frame_reads_as_the_specification_says(lines, newline):
+    stream = b"".join(line + newline for line in lines) + newline
+    blank = newline * 2
+    chunks = [frame + blank for frame in stream.split(blank)]
+    assert feed_all(SseParser(comments=True), chunks) == reference_frames(b"".join(chunks))
