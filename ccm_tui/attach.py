@@ -19,6 +19,7 @@ from typing import Any
 import httpx
 import orjson
 
+from ccm_tui.backoff import Backoff
 from ccm_tui.control import (
     KEY_HEADER,
     describe_transport_error,
@@ -98,15 +99,12 @@ class RemoteMonitor:
         idle_timeout_s: float = IDLE_TIMEOUT_S,
         rng: random.Random | None = None,
     ) -> None:
-        low, high = backoff
-        if not 0 < low <= high:
-            raise ValueError(f"backoff must be (min, max) with 0 < min <= max, not {backoff}")
         self.url = normalize_url(url)
         self.shown_url = display_url(self.url)
         self.key = key
         self.state = state
         self.bus = bus
-        self.backoff = backoff
+        self.backoff = Backoff(*backoff)
         self.idle_timeout_s = idle_timeout_s
         self.connected = False
         self.skipped = 0  # events this version could not read (a newer proxy's)
@@ -172,11 +170,9 @@ class RemoteMonitor:
             self._client = None
 
     def _delay(self, failures: int, unauthorized: bool) -> float:
-        low, high = self.backoff
         if unauthorized:
-            return high
-        base = min(high, low * 2.0 ** min(failures - 1, 32))
-        return min(high, base * self._rng.uniform(1.0, 1.5))
+            return self.backoff.high_s
+        return self.backoff.delay(failures, self._rng)
 
     # -- one connection ----------------------------------------------------------------------
 

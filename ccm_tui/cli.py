@@ -15,7 +15,16 @@ from pathlib import Path
 from typing import Any
 
 from ccm_tui import __version__
-from ccm_tui.config import STARTER_CONFIG, Config, ConfigError, ConfigNotFound, load_config
+from ccm_tui.config import (
+    STARTER_CONFIG,
+    Config,
+    ConfigError,
+    ConfigNotFound,
+    Invalid,
+    listen_problem,
+    load_config,
+    port_number,
+)
 from ccm_tui.heap import settle_heap
 from ccm_tui.paths import default_config_path, display
 
@@ -135,6 +144,11 @@ def cmd_check(args: argparse.Namespace) -> int:
         return EXIT_FAILED
     for warning in config.warnings:
         print(warning, file=sys.stderr)
+    refused = listen_problem(config, getattr(args, "host", None))
+    if refused is not None:  # what `serve` would refuse to start with
+        print(refused, file=sys.stderr)
+        print(f"{display(path)}: 1 error(s)", file=sys.stderr)
+        return EXIT_FAILED
     enabled = [p.name for p in config.providers if p.enabled]
     print(
         f"{display(path)}: ok — {len(config.providers)} provider(s) "
@@ -464,6 +478,14 @@ def cmd_attach(args: argparse.Namespace) -> int:
 # -- the parser -----------------------------------------------------------------------------
 
 
+def _port(text: str) -> int:
+    """--port: out of range or not a number is a usage error (exit 2), not a traceback."""
+    try:
+        return port_number(text)
+    except Invalid as err:
+        raise argparse.ArgumentTypeError(str(err)) from None
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="ccm-tui",
@@ -474,7 +496,7 @@ def build_parser() -> argparse.ArgumentParser:
         "--config", metavar="PATH", help=f"config file (default {display(default_config_path())})"
     )
     parser.add_argument("--host", help="address to listen on (overrides [server] host)")
-    parser.add_argument("--port", type=int, help="port to listen on (overrides [server] port)")
+    parser.add_argument("--port", type=_port, help="port to listen on (overrides [server] port)")
     parser.add_argument("--theme", help="theme name (overrides [tui] theme)")
     parser.add_argument("--tokens", metavar="PATH", help="token store path")
     parser.set_defaults(func=cmd_run)
@@ -505,7 +527,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     serve.add_argument(
         "--port",
-        type=int,
+        type=_port,
         default=argparse.SUPPRESS,
         help="port to listen on (overrides [server] port)",
     )
@@ -516,7 +538,7 @@ def build_parser() -> argparse.ArgumentParser:
         "demo", help="see ccm-tui at work: simulated providers, traffic and tokens, no setup"
     )
     demo_cmd.add_argument("--theme", default=argparse.SUPPRESS, help="theme name")
-    demo_cmd.add_argument("--port", type=int, default=0, help="proxy port (default: any free)")
+    demo_cmd.add_argument("--port", type=_port, default=0, help="proxy port (default: any free)")
     demo_cmd.set_defaults(func=cmd_demo)
 
     attach = sub.add_parser("attach", help="watch a proxy started elsewhere (ccm-tui serve)")

@@ -213,6 +213,9 @@ class TokenStateChanged:
     derived_key: str  # masked; "" when none is stored
     derived_key_in_use: bool
     read_only: bool
+    # When a refresh token the server refused is sent again (epoch seconds); None when no
+    # such retry is waiting. Defaulted: snapshots and proxies from before it still decode.
+    retry_at: float | None = None
 
 
 @dataclass(frozen=True, slots=True)

@@ -7,6 +7,8 @@ from pathlib import Path
 import httpx
 
 from ccm_tui.auth import TokenManager, TokenStore
+from ccm_tui.auth.refresh import REFUSAL_BACKOFF
+from ccm_tui.backoff import Backoff
 from ccm_tui.config import Config
 from ccm_tui.events import EventBus
 from ccm_tui.monitor import MonitorState
@@ -23,6 +25,7 @@ class Gateway:
         tokens_path: Path | None = None,
         claude_code_path: Path | None = None,
         refresh_margin_s: float = 300,
+        refusal_backoff: Backoff = REFUSAL_BACKOFF,
     ) -> None:
         self.bus = EventBus()
         self.state = MonitorState(history=config.tui.history)
@@ -37,6 +40,7 @@ class Gateway:
             self.http,
             refresh_margin_s,
             claude_code_path=claude_code_path,
+            refusal_backoff=refusal_backoff,
         )
         self.proxy = Proxy(config, self.bus, self.state, Credentials(self.tokens))
 

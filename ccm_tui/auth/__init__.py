@@ -22,8 +22,9 @@ from ccm_tui.auth.oauth import (
     parse_pasted_code,
     refresh_grant,
 )
+from ccm_tui.auth.status import NotLoggedIn, RefreshFailed
 from ccm_tui.auth.store import TokenEntry, TokenStore, TokenStoreError
-from ccm_tui.auth.tokens import NotLoggedIn, RefreshFailed, TokenManager
+from ccm_tui.auth.tokens import TokenManager
 
 __all__ = [
     "ClaudeCodeCredentialsError",

@@ -18,7 +18,7 @@ import orjson
 from aiohttp import web
 
 from ccm_tui import __version__
-from ccm_tui.config import Config, is_loopback, load_config
+from ccm_tui.config import Config, listen_refusal, load_config
 from ccm_tui.events import (
     Event,
     EventBus,
@@ -79,12 +79,9 @@ class Proxy:
     async def start(self, host: str | None = None, port: int | None = None) -> str:
         host = host or self.config.server.host
         port = self.config.server.port if port is None else port
-        if not is_loopback(host) and not self.config.server.api_key:
-            raise StartupError(
-                f"refusing to listen on {host} without server.api_key: anyone who can reach "
-                "this address could spend your credentials. Set [server] api_key "
-                '(e.g. api_key = "$CCM_KEY") or listen on 127.0.0.1.'
-            )
+        refusal = listen_refusal(host, self.config.server.api_key)
+        if refusal is not None:
+            raise StartupError(refusal)
         timeouts = self.config.server.timeouts
         self._session = aiohttp.ClientSession(
             connector=aiohttp.TCPConnector(limit=512, ttl_dns_cache=300),

@@ -25,6 +25,8 @@ import re
 import tomllib
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field, fields
+from importlib import resources
+from importlib.resources.abc import Traversable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -113,7 +115,7 @@ class ThemeSet:
 
     themes: dict[str, Theme] = field(default_factory=dict)
     problems: list[str] = field(default_factory=list)
-    sources: dict[str, Path] = field(default_factory=dict)
+    sources: dict[str, Traversable] = field(default_factory=dict)
     """The file each theme came from, so a screen can say which file to edit."""
 
     @property
@@ -121,13 +123,15 @@ class ThemeSet:
         return list(self.themes)
 
 
-def builtin_themes_dir() -> Path:
-    """The shipped themes: `ccm_tui/themes` in a wheel, the repo's `themes/` in a checkout."""
-    package = Path(ccm_tui.__file__).resolve().parent
-    installed = package / "themes"
-    if installed.is_dir():
-        return installed
-    return package.parent / "themes"
+def builtin_themes_dir() -> Traversable:
+    """The shipped themes: package data in `ccm_tui/themes`, for a wheel, an editable install
+    and a checkout alike."""
+    return resources.files(ccm_tui) / "themes"
+
+
+def _shown(source: Traversable) -> str:
+    """A theme file as a message names it: `~/…` for a file, as it is for package data."""
+    return paths.display(source) if isinstance(source, Path) else str(source)
 
 
 def no_color_requested() -> bool:
@@ -141,8 +145,8 @@ def no_color_requested() -> bool:
 class _Place:
     """Finds the line of a key in the file text, so errors can point at it."""
 
-    def __init__(self, path: Path, text: str) -> None:
-        self.file = paths.display(path)
+    def __init__(self, path: Traversable, text: str) -> None:
+        self.file = _shown(path)
         self._lines = text.splitlines()
 
     def line_of(self, key: str | None, table: str | None = None) -> int | None:
@@ -245,7 +249,7 @@ def _check_variables(place: _Place, raw: object) -> dict[str, str]:
             variables[key] = _check_textual_variable(place, key, value)
     missing = [name for name in REQUIRED_VARIABLES if name not in variables]
     if missing:
-        example = paths.display(builtin_themes_dir() / f"{DEFAULT_THEME}.toml")
+        example = _shown(builtin_themes_dir() / f"{DEFAULT_THEME}.toml")
         raise place.error(
             f"missing {', '.join(missing)} (every theme defines all {len(REQUIRED_VARIABLES)} "
             f"ccm variables; copy them from {example})",
@@ -303,13 +307,12 @@ def _theme_from_data(place: _Place, data: dict[str, Any]) -> Theme:
     return theme
 
 
-def load_theme_file(path: Path) -> Theme:
+def load_theme_file(path: Traversable) -> Theme:
     """Read one theme file; a bad one raises ThemeError saying where and what was expected."""
-    path = Path(path)
     try:
         text = path.read_text(encoding="utf-8")
     except (OSError, UnicodeDecodeError) as exc:
-        raise ThemeError(f"{paths.display(path)}: cannot read: {exc}") from None
+        raise ThemeError(f"{_shown(path)}: cannot read: {exc}") from None
     place = _Place(path, text)
     try:
         data = tomllib.loads(text)
@@ -327,13 +330,13 @@ def load_theme_file(path: Path) -> Theme:
     return _theme_from_data(place, data)
 
 
-def _builtin_files(directory: Path) -> list[Path]:
-    def order(path: Path) -> tuple[int, str]:
-        stem = path.stem
+def _builtin_files(directory: Traversable) -> list[Traversable]:
+    def order(entry: Traversable) -> tuple[int, str]:
+        stem = entry.name.removesuffix(".toml")
         rank = BUILTIN_ORDER.index(stem) if stem in BUILTIN_ORDER else len(BUILTIN_ORDER)
         return rank, stem
 
-    return sorted(directory.glob("*.toml"), key=order)
+    return sorted((e for e in directory.iterdir() if e.name.endswith(".toml")), key=order)
 
 
 def load_themes(user_dir: Path | None = None) -> ThemeSet:
@@ -345,14 +348,14 @@ def load_themes(user_dir: Path | None = None) -> ThemeSet:
     if directory.exists() and not directory.is_dir():
         result.problems.append(f"{paths.display(directory)}: not a directory (expected themes/)")
         return result
-    user_paths: dict[str, Path] = {}
+    user_paths: dict[str, Traversable] = {}
     if directory.is_dir():
         for path in sorted(directory.glob("*.toml")):
             _add(result, path, user_paths)
     return result
 
 
-def _add(result: ThemeSet, path: Path, user_paths: dict[str, Path] | None) -> None:
+def _add(result: ThemeSet, path: Traversable, user_paths: dict[str, Traversable] | None) -> None:
     try:
         theme = load_theme_file(path)
     except ThemeError as exc:
@@ -362,8 +365,8 @@ def _add(result: ThemeSet, path: Path, user_paths: dict[str, Path] | None) -> No
         earlier = user_paths.get(theme.name)
         if earlier is not None:
             result.problems.append(
-                f"{paths.display(path)}, name: theme {_quote(theme.name)} is already defined by "
-                f"{paths.display(earlier)}; skipped (give one of them another name)"
+                f"{_shown(path)}, name: theme {_quote(theme.name)} is already defined by "
+                f"{_shown(earlier)}; skipped (give one of them another name)"
             )
             return
         user_paths[theme.name] = path

@@ -4,14 +4,18 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
 
 from ccm_tui.auth.store import TokenStore
-from ccm_tui.config import OAuthSettings
+from ccm_tui.auth.tokens import TokenManager
+from ccm_tui.config import OAuthSettings, ProviderConfig
 from ccm_tui.events import EventBus, Subscription
 from ccm_tui.sim import Simulator
+
+from auth_helpers import ID, NAME, MakeManager, provider
 
 
 @pytest.fixture(autouse=True)
@@ -62,3 +66,28 @@ def bus() -> EventBus:
 @pytest.fixture
 def events(bus: EventBus) -> Subscription:
     return bus.subscribe()
+
+
+@pytest.fixture
+async def make_manager(
+    store: TokenStore,
+    settings: OAuthSettings,
+    bus: EventBus,
+    client: httpx.AsyncClient,
+    tmp_path: Path,
+) -> AsyncIterator[MakeManager]:
+    made: list[TokenManager] = []
+
+    def make(
+        providers: tuple[ProviderConfig, ...] = (provider(NAME, ID),), **kwargs: Any
+    ) -> TokenManager:
+        kwargs.setdefault("claude_code_path", tmp_path / "claude" / ".credentials.json")
+        manager = TokenManager(
+            kwargs.pop("store", store), settings, bus, providers, client, **kwargs
+        )
+        made.append(manager)
+        return manager
+
+    yield make
+    for manager in made:
+        await manager.close()

@@ -6,10 +6,8 @@ import asyncio
 import json
 import logging
 import time
-from collections.abc import AsyncIterator, Callable
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
 
 import httpx
 import pytest
@@ -17,91 +15,29 @@ import pytest
 from ccm_tui.auth.oauth import OAuthError, Pkce, ScopeRefused, authorize_url
 from ccm_tui.auth.store import TokenStore
 from ccm_tui.auth.tokens import NotLoggedIn, RefreshFailed, TokenManager
-from ccm_tui.config import OAuthSettings, ProviderConfig
+from ccm_tui.config import OAuthSettings
 from ccm_tui.events import (
     AuthMode,
-    EventBus,
     RefreshState,
     Subscription,
     TokenStateChanged,
     event_to_dict,
 )
 from ccm_tui.sim import Simulator
-from ccm_tui.sim.oauth import TokenGrant as SimGrant
 
-from auth_helpers import entry, provider
+from auth_helpers import (
+    ID,
+    NAME,
+    MakeManager,
+    entry,
+    next_token_event,
+    provider,
+    refreshes,
+    seed,
+    token_events,
+)
 
-ID = "claude-max"
-NAME = "claude-max"
 NO_KEY_SCOPES = ("user:profile", "user:inference")
-
-MakeManager = Callable[..., TokenManager]
-
-
-@pytest.fixture
-async def make_manager(
-    store: TokenStore,
-    settings: OAuthSettings,
-    bus: EventBus,
-    client: httpx.AsyncClient,
-    tmp_path: Path,
-) -> AsyncIterator[MakeManager]:
-    made: list[TokenManager] = []
-
-    def make(
-        providers: tuple[ProviderConfig, ...] = (provider(NAME, ID),), **kwargs: Any
-    ) -> TokenManager:
-        kwargs.setdefault("claude_code_path", tmp_path / "claude" / ".credentials.json")
-        manager = TokenManager(
-            kwargs.pop("store", store), settings, bus, providers, client, **kwargs
-        )
-        made.append(manager)
-        return manager
-
-    yield make
-    for manager in made:
-        await manager.close()
-
-
-def seed(
-    store: TokenStore,
-    sim: Simulator,
-    expires_in_s: float = 8 * 3600,
-    token_id: str = ID,
-    scopes: tuple[str, ...] | None = None,
-    **kwargs: Any,
-) -> SimGrant:
-    """A real simulator grant, stored as expiring in `expires_in_s` (the sim still honours it)."""
-    grant = sim.issue_tokens() if scopes is None else sim.issue_tokens(scopes=scopes)
-    store.put(entry(token_id, grant.access_token, grant.refresh_token, expires_in_s, **kwargs))
-    return grant
-
-
-def refreshes(sim: Simulator) -> list[dict[str, Any]]:
-    return [r for r in sim.token_requests if r.get("grant_type") == "refresh_token"]
-
-
-def token_events(subscription: Subscription, token_id: str = ID) -> list[TokenStateChanged]:
-    return [
-        e
-        for e in subscription.drain()
-        if isinstance(e, TokenStateChanged) and e.token_id == token_id
-    ]
-
-
-async def next_token_event(
-    subscription: Subscription, match: Callable[[TokenStateChanged], bool]
-) -> TokenStateChanged:
-    """Waits (no polling) for the first published token event that matches."""
-
-    async def wait() -> TokenStateChanged:
-        while True:
-            for event in await subscription.get_batch():
-                if isinstance(event, TokenStateChanged) and match(event):
-                    return event
-
-    return await asyncio.wait_for(wait(), timeout=10)
-
 
 # --- login -----------------------------------------------------------------------------------
 

@@ -7,6 +7,7 @@ import asyncio
 import dataclasses
 import json
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -26,7 +27,14 @@ from oauth_helpers import (
     write_config,
 )
 
-from ccm_tui.events import AttemptFailed, BreakerState
+from ccm_tui.backoff import Backoff
+from ccm_tui.events import (
+    AttemptFailed,
+    BreakerState,
+    Event,
+    RefreshState,
+    TokenStateChanged,
+)
 from ccm_tui.masking import mask
 from ccm_tui.sim import Simulator
 
@@ -240,3 +248,46 @@ async def test_a_new_login_after_a_dead_refresh_token_is_used_at_once_and_clears
     token = next(t for t in state["tokens"] if t["token_id"] == TOKEN_ID)
     assert token["refresh"] != "failed"
     assert token["access_token"] == mask(stored(store)["access_token"])
+
+
+async def test_a_refresh_refused_once_recovers_by_itself_after_the_backoff(
+    sim: Simulator,
+    config_path: Path,
+    store: Path,
+    start_gateway: GatewayFactory,
+    http: httpx.AsyncClient,
+):
+    grant = sim.issue_tokens()
+    seed(store, grant, expires_in_s=60)  # due: the background task refreshes it at start
+    sim.scenario("oauth", status=400, error_type="invalid_grant", times=1)  # refused once
+    backoff = Backoff(3.0, 3.0, jitter=0.0)
+    gateway = await start_gateway(config_path, refusal_backoff=backoff)
+
+    def token_state(refresh: RefreshState) -> Callable[[Event], bool]:
+        return lambda e: (
+            isinstance(e, TokenStateChanged) and e.token_id == TOKEN_ID and e.refresh is refresh
+        )
+
+    failed = await gateway.log.wait_for(token_state(RefreshState.FAILED))
+    assert isinstance(failed, TokenStateChanged) and failed.retry_at is not None
+    assert f"ccm-tui login {NAME}" in failed.refresh_message
+
+    # Meanwhile a request fails over at once, the dead token is not sent, and the monitor's
+    # snapshot says when the retry comes.
+    response = await send_cc(http, gateway.proxy.url)
+    state = (await http.get(gateway.proxy.url + "/_ccm/state")).json()
+    assert time.time() < failed.retry_at, "the machine was too slow to look inside the backoff"
+    assert text_of(response) == sim.text(BACKUP)
+    assert attempts(state) == [(NAME, "auth_error", None), (BACKUP, "ok", 200)]
+    token = next(t for t in state["tokens"] if t["token_id"] == TOKEN_ID)
+    assert (token["refresh"], token["retry_at"]) == ("failed", failed.retry_at)
+    assert len(refreshes(sim)) == 1
+
+    recovered = await gateway.log.wait_for(token_state(RefreshState.OK))
+    assert time.time() >= failed.retry_at  # not a moment before the backoff ended
+    assert isinstance(recovered, TokenStateChanged) and recovered.retry_at is None
+    assert [r["refresh_token"] for r in refreshes(sim)] == [grant.refresh_token] * 2
+    response = await send_cc(http, gateway.proxy.url)
+    assert text_of(response) == sim.text(NAME)
+    sent = sim.requests(NAME)[-1].header("authorization")
+    assert sent == f"Bearer {stored(store)['access_token']}"

@@ -14,7 +14,7 @@ import tomllib
 from collections import Counter
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -1205,6 +1205,32 @@ async def test_the_token_row_shows_each_refresh_state(fed):
             )
             assert cell(table, "claude-max", "refresh").style == f.app.palette.style(style)
         assert table.row_count == 1  # one row per credential, patched
+
+
+async def test_a_refused_refresh_shows_its_retry_countdown_ticking_at_80_columns(fed):
+    f = fed(tick_s=0.02)
+    reason = "token refresh: the refresh token is no longer valid; run `ccm-tui login x` again"
+    async with running(f.app, NARROW) as pilot:
+        refused = token(
+            "claude-max", f.clock.now + 100, refresh=RefreshState.FAILED, message=reason
+        )
+        f.publish(replace(refused, retry_at=f.clock.now + 4 * 60 + 3))
+        await pilot.press("3")
+        table = f.app.tokens
+
+        def shown() -> str:
+            return cells(table, "claude-max")["refresh"] if table.row_count else ""
+
+        await until(pilot, lambda: shown() == f"retry 4m 03s · {reason}", "the retry time")
+        assert cell(table, "claude-max", "refresh").style == f.app.palette.style(
+            "ccm-status-failed"
+        )
+        f.clock.advance(1)
+        await until(pilot, lambda: shown().startswith("retry 4m 02s · "), "tick")
+        row = next(line for line in screen_text(f.app).splitlines() if "claude-max" in line)
+        assert "retry 4m 02s" in row, f"the countdown is cut off at 80 columns: {row!r}"
+        f.clock.advance(4 * 60 + 2)  # due: the retry is on its way
+        await until(pilot, lambda: shown() == f"failed: {reason}", "no countdown once due")
 
 
 async def test_claude_codes_own_login_is_shown_read_only(fed):

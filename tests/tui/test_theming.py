@@ -361,3 +361,21 @@ def test_the_wheel_ships_the_themes_and_loads_them(tmp_path):
     where, names_line = run.stdout.splitlines()
     assert Path(where) == tmp_path / "site" / "ccm_tui" / "themes"
     assert names_line == ",".join(BUILTIN_ORDER)
+
+
+def test_the_installed_package_finds_its_themes_from_any_directory(tmp_path):
+    """Package data beside the imported package: the editable install here, a wheel in CI."""
+    code = (
+        "from pathlib import Path\n"
+        "import ccm_tui\n"
+        "from ccm_tui.tui.theming import builtin_themes_dir, load_themes\n"
+        "print(Path(ccm_tui.__file__).parent)\n"
+        "print(builtin_themes_dir())\n"
+        "print(','.join(load_themes(Path('no-such-dir')).names))\n"
+    )
+    run = subprocess.run(
+        [sys.executable, "-c", code], cwd=tmp_path, check=True, capture_output=True, text=True
+    )
+    package, themes, names = run.stdout.splitlines()
+    assert Path(themes) == Path(package) / "themes"
+    assert names == ",".join(BUILTIN_ORDER)

@@ -1,27 +1,21 @@
-"""config.py: claude-code-mux's format loads unchanged; problems name file, line and key."""
+"""ccm_tui.config: claude-code-mux's format loads unchanged; problems name file, line and key."""
 
 from __future__ import annotations
 
-import os
-import stat
-from pathlib import Path
-
 import pytest
-import tomlkit
 
-from ccm_tui import atomicfile
 from ccm_tui.config import (
     STARTER_CONFIG,
     ConfigError,
     ConfigNotFound,
-    ConfigProblem,
     is_loopback,
     load_config,
     parse_config,
-    set_provider_option,
 )
 from ccm_tui.events import AuthMode
 from ccm_tui.providers.registry import KeyHeader, WireFormat
+
+from config_texts import BASE, PATH, errors_of, line_of, only, problems_of
 
 # A config as a claude-code-mux user has it: ccm's own keys (rate limits, beta stripping),
 # both `$VAR` spellings, the `api_key` auth alias, a disabled provider whose variable is
@@ -115,55 +109,6 @@ CCM_ENV = {
     "ZAI_API_KEY": "zai-secret-value",
     "OPENROUTER_API_KEY": "sk-or-v1-openrouter-secret",
 }
-
-# A minimal valid config to which single mistakes are added.
-BASE = """\
-[router]
-default = "sonnet"
-
-[[providers]]
-name = "primary"
-provider_type = "anthropic"
-auth_type = "apikey"
-api_key = "sk-ant-api03-primary"
-
-[[models]]
-name = "sonnet"
-[[models.mappings]]
-priority = 1
-provider = "primary"
-actual_model = "claude-sonnet-4-5"
-"""
-
-PATH = Path("/etc/ccm-tui/config.toml")
-
-
-def line_of(text: str, needle: str, occurrence: int = 1) -> int:
-    """1-based number of the line holding the `occurrence`-th `needle`."""
-    seen = 0
-    for number, line in enumerate(text.splitlines(), start=1):
-        if needle in line:
-            seen += 1
-            if seen == occurrence:
-                return number
-    raise AssertionError(f"{needle!r} not in text")
-
-
-def problems_of(text: str, env: dict[str, str] | None = None) -> list[ConfigProblem]:
-    with pytest.raises(ConfigError) as info:
-        parse_config(text, PATH, env={} if env is None else env)
-    return info.value.problems
-
-
-def errors_of(text: str, env: dict[str, str] | None = None) -> list[ConfigProblem]:
-    return [p for p in problems_of(text, env) if not p.warning]
-
-
-def only(problems: list[ConfigProblem], where: str) -> ConfigProblem:
-    matching = [p for p in problems if where in p.where]
-    assert len(matching) == 1, [str(p) for p in problems]
-    return matching[0]
-
 
 # --- claude-code-mux's format ---------------------------------------------------------
 
@@ -466,7 +411,7 @@ def test_a_wrongly_typed_actual_model_is_reported_once():
     text = BASE.replace('actual_model = "claude-sonnet-4-5"', "actual_model = 45")
     problems = errors_of(text)
     assert len(problems) == 1, [str(p) for p in problems]
-    assert problems[0].message == 'expected the upstream model name, found "45"'
+    assert problems[0].message == "expected the upstream model name, found 45"
 
 
 def test_bad_types_in_server_tables_name_their_lines():
@@ -647,124 +592,6 @@ def test_think_without_a_budget_is_a_warning_not_an_error():
     assert config.router.think == "sonnet"
     assert [w.where for w in config.warnings] == ["[router] think"]
     assert "think_budget_tokens" in config.warnings[0].message
-
-
-# --- editing in place -------------------------------------------------------------------
-
-EDITABLE = """\
-# my providers, hand-written
-[server]
-host = "127.0.0.1"   # loopback
-
-[[providers]]
-name = "claude-max"        # my subscription
-provider_type = "anthropic"
-auth_type = "oauth"
-use_derived_key = false    # flipped by the TUI
-enabled = true
-
-# The backup: an API key, used when the subscription is rate limited.
-[[providers]]
-name = "backup"
-provider_type = "anthropic"
-api_key = "$ANTHROPIC_API_KEY"
-
-[[models]]
-name = "sonnet"
-[[models.mappings]]
-priority = 1
-provider = "claude-max"
-actual_model = "claude-sonnet-4-5"
-"""
-
-
-def test_set_provider_option_changes_only_that_value_keeping_comments_and_layout(tmp_path):
-    path = tmp_path / "config.toml"
-    path.write_text(EDITABLE, encoding="utf-8")
-
-    set_provider_option(path, "claude-max", "use_derived_key", True)
-
-    expected = EDITABLE.replace(
-        "use_derived_key = false    # flipped by the TUI",
-        "use_derived_key = true    # flipped by the TUI",
-    )
-    assert path.read_bytes() == expected.encode()
-
-
-def test_set_provider_option_adds_a_missing_key_to_that_provider_only(tmp_path):
-    path = tmp_path / "config.toml"
-    path.write_text(EDITABLE, encoding="utf-8")
-
-    set_provider_option(path, "claude-max", "auto_derive_api_key", True)
-
-    after = path.read_text(encoding="utf-8")
-    added = [line for line in after.splitlines() if line not in EDITABLE.splitlines()]
-    assert added == ["auto_derive_api_key = true"]
-    # Every original byte is still there, in order: only that line was inserted.
-    assert after.replace("auto_derive_api_key = true\n", "", 1) == EDITABLE
-    providers = tomlkit.parse(after)["providers"]
-    assert providers[0]["auto_derive_api_key"] is True
-    assert "auto_derive_api_key" not in providers[1]
-
-
-def test_set_provider_option_puts_an_added_key_with_the_providers_other_keys(tmp_path):
-    # Not after the comment that introduces the next [[providers]] table.
-    path = tmp_path / "config.toml"
-    path.write_text(EDITABLE, encoding="utf-8")
-
-    set_provider_option(path, "claude-max", "auto_derive_api_key", True)
-
-    lines = path.read_text(encoding="utf-8").splitlines()
-    assert lines[lines.index("enabled = true") + 1] == "auto_derive_api_key = true"
-
-
-def test_set_provider_option_result_still_loads(tmp_path):
-    path = tmp_path / "config.toml"
-    path.write_text(EDITABLE, encoding="utf-8")
-    set_provider_option(path, "claude-max", "use_derived_key", True)
-    config = load_config(path, env={"ANTHROPIC_API_KEY": "k"})
-    provider = config.provider("claude-max")
-    assert provider is not None
-    assert provider.use_derived_key is True
-
-
-def test_set_provider_option_replaces_the_file_by_rename_keeping_its_mode(tmp_path):
-    path = tmp_path / "config.toml"
-    path.write_text(EDITABLE, encoding="utf-8")
-    path.chmod(0o640)
-    inode_before = path.stat().st_ino
-
-    set_provider_option(path, "backup", "enabled", False)
-
-    assert path.stat().st_ino != inode_before  # a new file renamed over, not rewritten
-    assert stat.S_IMODE(path.stat().st_mode) == 0o640
-    assert sorted(p.name for p in tmp_path.iterdir()) == ["config.toml"]
-    assert tomlkit.parse(path.read_text())["providers"][1]["enabled"] is False
-
-
-def test_set_provider_option_that_fails_to_write_leaves_the_old_file_whole(tmp_path, monkeypatch):
-    path = tmp_path / "config.toml"
-    path.write_text(EDITABLE, encoding="utf-8")
-
-    def refuse(src: object, dst: object) -> None:
-        raise OSError(28, "No space left on device")
-
-    monkeypatch.setattr(atomicfile.os, "replace", refuse)
-    with pytest.raises(OSError):
-        set_provider_option(path, "claude-max", "use_derived_key", True)
-
-    assert path.read_text(encoding="utf-8") == EDITABLE
-    assert sorted(p.name for p in tmp_path.iterdir()) == ["config.toml"]
-
-
-def test_set_provider_option_for_an_unknown_provider_raises_and_leaves_the_file(tmp_path):
-    path = tmp_path / "config.toml"
-    path.write_text(EDITABLE, encoding="utf-8")
-    mtime = os.stat(path).st_mtime_ns
-    with pytest.raises(KeyError, match="nobody"):
-        set_provider_option(path, "nobody", "enabled", False)
-    assert path.read_text(encoding="utf-8") == EDITABLE
-    assert os.stat(path).st_mtime_ns == mtime
 
 
 # --- loopback ---------------------------------------------------------------------------

@@ -91,6 +91,7 @@ SAMPLES: list[Event] = [
         derived_key="sk-ant-api03-…AAAA",
         derived_key_in_use=True,
         read_only=False,
+        retry_at=1_750_000_120.0,
     ),
     TokenStateChanged(
         "claude-code",
@@ -145,6 +146,13 @@ def test_event_dict_holds_plain_json_values():
 def test_unknown_fields_from_a_newer_proxy_are_ignored():
     data = event_to_dict(SAMPLES[2]) | {"added_in_v2": {"x": 1}, "priority": 5}
     assert event_from_dict(data) == SAMPLES[2]
+
+
+def test_a_token_event_from_a_proxy_without_retry_at_decodes_with_no_retry():
+    failed = next(e for e in SAMPLES if isinstance(e, TokenStateChanged))
+    data = event_to_dict(failed)
+    del data["retry_at"]
+    assert event_from_dict(data) == dataclasses.replace(failed, retry_at=None)
 
 
 def test_unknown_fields_inside_nested_blocks_are_ignored():

@@ -27,8 +27,16 @@ def refresh_cell(token: TokenStateChanged, now: float, palette: Palette) -> Text
     if token.refresh is RefreshState.REFRESHING:
         return Text("refreshing…", palette.style("ccm-status-streaming"))
     if token.refresh is RefreshState.FAILED:
+        retry_in = None if token.retry_at is None else token.retry_at - now
+        # The countdown first: at 80 columns the cell shows 14 characters, and the reason
+        # (a sentence) is cut anyway; the failure colour says it failed.
+        shown = (
+            f"retry {fmt.countdown(retry_in)} · {token.refresh_message}"
+            if retry_in is not None and retry_in > 0
+            else f"failed: {token.refresh_message}"
+        )
         return Text(
-            f"failed: {token.refresh_message}",
+            shown,
             palette.style("ccm-status-failed"),
             no_wrap=True,
             overflow="ellipsis",
