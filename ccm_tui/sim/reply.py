@@ -204,6 +204,7 @@ def stream_frames(reply: Reply) -> list[bytes]:
     ]
     for index, (block, pieces) in enumerate(zip(reply.blocks, reply.text_chunks, strict=True)):
         kind = block["type"]
+        start: dict[str, Any]
         if kind == "thinking":
             start = {"type": "thinking", "thinking": "", "signature": ""}
             deltas = [{"type": "thinking_delta", "thinking": p} for p in pieces]

@@ -97,7 +97,8 @@ def from_chat_response(
     if not isinstance(choices, list) or not choices or not isinstance(choices[0], dict):
         raise ValueError("the chat completion has no choices")
     choice = choices[0]
-    message = choice.get("message") if isinstance(choice.get("message"), dict) else {}
+    raw = choice.get("message")
+    message: dict[str, Any] = raw if isinstance(raw, dict) else {}
     names = tool_names or {}
     content: list[dict[str, Any]] = []
     reasoning = reasoning_text(message)

@@ -250,7 +250,8 @@ class StreamTranslator:
             key = ("index", position)
         if self._open == "tool" and key == self._tool_key and call_id and call_id != self._tool_id:
             key = ("id", call_id)  # a new call reusing index 0 (some servers number each alone)
-        function = call.get("function") if isinstance(call.get("function"), dict) else {}
+        raw = call.get("function")
+        function: Mapping[str, Any] = raw if isinstance(raw, dict) else {}
         arguments = function.get("arguments")
         args = arguments if isinstance(arguments, str) else ""
         if not (self._open == "tool" and key == self._tool_key):
