@@ -28,19 +28,20 @@ def frame(data: bytes, event: str | None = None) -> bytes:
     """One frame: an optional `event:` line, the data as `data:` lines, the blank line."""
     if LF in data or CR in data:
         data = b"\ndata: ".join(data.replace(b"\r\n", b"\n").replace(b"\r", b"\n").split(b"\n"))
-    if event is None:
-        return b"data: " + data + b"\n\n"
-    if "\n" in event or "\r" in event:
-        raise ValueError(f"an SSE event name is one line: {event!r}")
-    return b"event: " + event.encode() + b"\ndata: " + data + b"\n\n"
+    return _framed(data, event)
 
 
 def json_frame(payload: Any, event: str | None = None) -> bytes:
-    """A frame whose data is `payload` as JSON (which never holds a raw line break)."""
-    data = orjson.dumps(payload)
+    """A frame whose data is `payload` as JSON (one line: JSON escapes its line breaks)."""
+    return _framed(orjson.dumps(payload), event)
+
+
+def _framed(line: bytes, event: str | None) -> bytes:
     if event is None:
-        return b"data: " + data + b"\n\n"
-    return b"event: " + event.encode() + b"\ndata: " + data + b"\n\n"
+        return b"data: " + line + b"\n\n"
+    if "\n" in event or "\r" in event:
+        raise ValueError(f"an SSE event name is one line: {event!r}")
+    return b"event: " + event.encode() + b"\ndata: " + line + b"\n\n"
 
 
 def comment(text: str) -> bytes:
@@ -96,9 +97,10 @@ def parse_frames(region: bytes, *, comments: bool = False) -> list[SseFrame]:
     without its blank line counts as ended (the specification would drop it; servers that
     forget the final blank line are read anyway, where the caller says the stream ended).
 
-    The proxy's hot path: a frame of one `event: ` and one `data: ` line, as every Messages
-    API event is, takes a shortcut; alone in its chunk (a streamed event, usually) another,
-    as does a lone `data: ` frame (a Chat Completions chunk).
+    This is the proxy's hot path (every streamed chunk), so the frames servers write take
+    shortcuts: one `event: ` line and one `data: ` line (every Messages API event), and a
+    region that is one such frame or one lone `data: ` frame (a Chat Completions chunk),
+    as a streamed chunk usually is. `tests/unit/test_sse.py` holds them to the rules.
     """
     if CR in region:
         region = region.replace(b"\r\n", b"\n")

@@ -9,7 +9,8 @@ import sys
 
 import orjson
 
-from ccm_tui.sim.app import ENDPOINTS, Simulator
+from ccm_tui.sim import control_routes, model_routes, oauth_routes
+from ccm_tui.sim.app import Simulator
 from ccm_tui.sim.scenario import Scenario, fields_help, scenario_from_json
 
 
@@ -38,9 +39,6 @@ example:
 def _help() -> str:
     """The description `--help` shows: URLs, endpoints and every scenario field, taken from
     the endpoint tables and the Scenario class, so it says what the code does."""
-    model = [e for e in ENDPOINTS if e.per_provider]
-    oauth = [e for e in ENDPOINTS if not e.per_provider and not e.path.startswith("/_sim/")]
-    control = [e for e in ENDPOINTS if e.path.startswith("/_sim/")]
     return "\n".join(
         [
             "A simulated Anthropic upstream for ccm-tui (plus OAuth and an OpenAI-compatible",
@@ -52,13 +50,13 @@ def _help() -> str:
             'The same routes at the root belong to the provider "default".',
             "",
             "model endpoints (under /p/NAME, or at the root):",
-            *(line for e in model for line in e.help_lines()),
+            *(line for e in model_routes.ENDPOINTS for line in e.help_lines()),
             "",
             "OAuth endpoints (at the root):",
-            *(line for e in oauth for line in e.help_lines()),
+            *(line for e in oauth_routes.ENDPOINTS for line in e.help_lines()),
             "",
             "control API:",
-            *(line for e in control for line in e.help_lines()),
+            *(line for e in control_routes.ENDPOINTS for line in e.help_lines()),
             "",
             "scenario fields (a JSON object for --scenario or PUT /_sim/scenario/NAME; every",
             "field optional; faults hit every request unless times/probability narrow them;",
@@ -75,7 +73,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         epilog=EXAMPLE,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
-    parser.add_argument("--host", default="127.0.0.1")
+    parser.add_argument("--host", default="127.0.0.1", help="the address to listen on")
     parser.add_argument("--port", type=int, default=0, help="0 picks a free port")
     parser.add_argument(
         "--token-lifetime",

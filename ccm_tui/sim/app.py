@@ -78,9 +78,6 @@ class Simulator(SimState):
             await runner.cleanup()
 
 
-# Every route but the catch-all 404, in the order --help lists them.
-ENDPOINTS = (*model_routes.ENDPOINTS, *oauth_routes.ENDPOINTS, *control_routes.ENDPOINTS)
-
 Bound = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
 
