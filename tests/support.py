@@ -11,6 +11,16 @@ from ccm_tui.events import Event
 from ccm_tui.sim import Simulator
 
 HELLO = [{"role": "user", "content": "Hello"}]
+# A tool with one required parameter (the simulator fills it in when the tool is forced).
+WEATHER = {
+    "name": "get_weather",
+    "description": "Weather for a city",
+    "input_schema": {
+        "type": "object",
+        "properties": {"city": {"type": "string"}},
+        "required": ["city"],
+    },
+}
 
 
 # Each provider's key, by wire format (other tests look for these exact strings).

@@ -20,22 +20,13 @@ from ccm_tui.proxy.app import Proxy
 from ccm_tui.sim import Simulator, wire
 from ccm_tui.sim.reply import tool_input
 
-from support import EITHER_FIRST, HELLO, two_provider_config
+from support import EITHER_FIRST, HELLO, WEATHER, two_provider_config
 
 # A copy of ../shared/fixtures/claude-code-request.json: one real Claude Code request.
 FIXTURE = Path(__file__).parents[1] / "fixtures" / "claude-code-request.json"
 
 
 MODEL = "claude-sonnet-4-5"
-WEATHER = {
-    "name": "get_weather",
-    "description": "Weather for a city",
-    "input_schema": {
-        "type": "object",
-        "properties": {"city": {"type": "string"}},
-        "required": ["city"],
-    },
-}
 # The model a client reads in the answer: an Anthropic upstream's own, and for an
 # OpenAI-format one (whose ids mean nothing to the client) the model the client asked for.
 ANSWER_MODEL = {WireFormat.ANTHROPIC: "primary-model", WireFormat.OPENAI: MODEL}

@@ -16,20 +16,11 @@ from ccm_tui.providers import openai as chat
 from ccm_tui.sim import Simulator
 from ccm_tui.sim.openai import REASONING_TEXT
 
-from support import HELLO
+from support import HELLO, WEATHER
 
 MODEL = "claude-sonnet-4-5"
 OAI_KEY = "sk-proj-oai-test-key-0000000000"
 FIXTURE = Path(__file__).parents[1] / "fixtures" / "claude-code-request.json"
-WEATHER = {
-    "name": "get_weather",
-    "description": "Weather for a city",
-    "input_schema": {
-        "type": "object",
-        "properties": {"city": {"type": "string"}},
-        "required": ["city"],
-    },
-}
 
 
 def openai_config(
