@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING
 import orjson
 from aiohttp import web
 
+from ccm_tui import sse
 from ccm_tui.config import ConfigError
 from ccm_tui.events import event_to_dict
 from ccm_tui.proxy.errors import error_response
@@ -49,7 +50,7 @@ def add_admin_routes(app: web.Application, proxy: Proxy) -> None:
             return refused
         subscription = proxy.bus.subscribe(EVENTS_QUEUE)
         # Taken before anything can yield, so no event is both in it and on the stream.
-        first = b"event: snapshot\ndata: " + orjson.dumps(snapshot()) + b"\n\n"
+        first = sse.json_frame(snapshot(), "snapshot")
         response = web.StreamResponse(
             headers={"Content-Type": "text/event-stream", "Cache-Control": "no-cache"}
         )
@@ -64,12 +65,9 @@ def add_admin_routes(app: web.Application, proxy: Proxy) -> None:
                     async with asyncio.timeout(KEEPALIVE_S):
                         batch = await subscription.get_batch()
                 except TimeoutError:
-                    await response.write(b": keepalive\n\n")
+                    await response.write(sse.KEEPALIVE)
                     continue
-                frames = b"".join(
-                    b"event: event\ndata: " + orjson.dumps(event_to_dict(e)) + b"\n\n"
-                    for e in batch
-                )
+                frames = b"".join(sse.json_frame(event_to_dict(e), "event") for e in batch)
                 await response.write(frames)
             # This watcher fell behind and lost events: end the stream, so it reconnects
             # and starts again from a fresh snapshot instead of drifting.

@@ -45,9 +45,10 @@ from ccm_tui.proxy.classify import (
     parse_retry_after,
 )
 from ccm_tui.proxy.credentials import CredentialUnavailable
-from ccm_tui.proxy.errors import error_body, error_response, error_type_for, sse_error_frame
+from ccm_tui.proxy.errors import error_body, error_response, error_type_for
+from ccm_tui.proxy.observer import ResponseObserver
 from ccm_tui.proxy.routing import Candidate, Route
-from ccm_tui.proxy.sse import ResponseObserver, split_complete
+from ccm_tui.sse import complete_length, error_event
 
 if TYPE_CHECKING:
     from ccm_tui.proxy.app import Proxy
@@ -155,7 +156,7 @@ class UpstreamFormat:
 
 class ChatCompletionsFormat(UpstreamFormat):
     """OpenAI Chat Completions: request, answers, errors and streams are translated
-    (`providers/openai.py`), so the client and the observer only see the Messages API."""
+    (`providers/openai/`), so the client and the observer only see the Messages API."""
 
     def url(self, provider: ProviderConfig, request: web.Request) -> str:
         return chat.chat_url(provider)
@@ -592,7 +593,7 @@ class Forwarder:
         next_progress = loop.time() + PROGRESS_INTERVAL_S
         pending = first
         while True:
-            cut = split_complete(pending)
+            cut = complete_length(pending)
             if cut:
                 frames = pending[:cut] if cut < len(pending) else pending
                 pending = pending[cut:]
@@ -651,7 +652,7 @@ class Forwarder:
     ) -> Outcome:
         """The upstream failed after the client got bytes: tell the client in-band."""
         try:
-            await out.write(sse_error_frame("api_error", f"ccm-tui: {message}"))
+            await out.write(error_event("api_error", f"ccm-tui: {message}"))
             await self._end(out)
         except ConnectionResetError:
             pass
