@@ -34,9 +34,10 @@ from ccm_tui.masking import mask_headers
 from ccm_tui.monitor import MonitorState
 from ccm_tui.providers.anthropic import Credential, response_headers, upstream_headers
 from ccm_tui.proxy.body import parse_body, with_model
+from ccm_tui.proxy.observer import ResponseObserver
 from ccm_tui.proxy.routing import route
-from ccm_tui.proxy.sse import ResponseObserver, split_complete
 from ccm_tui.requestlog import RequestLogger
+from ccm_tui.sse import complete_length
 
 
 def per_call_us(fn: Any, number: int) -> float:
@@ -135,7 +136,7 @@ def main() -> None:
             lambda: bus.publish(StreamProgressed("r1", 1, 2, observer.blocks())), 5000
         ),
         "ResponseObserver.feed (one delta frame)": per_call_us(lambda: observer.feed(frames), 5000),
-        "split_complete (one frame)": per_call_us(lambda: split_complete(frames), 20000),
+        "complete_length (one frame)": per_call_us(lambda: complete_length(frames), 20000),
         "parse_body (Claude Code request)": per_call_us(lambda: parse_body(cc_raw), 2000),
         "route (Claude Code request)": per_call_us(
             lambda: route(config, cc_body, len(cc_raw)), 5000

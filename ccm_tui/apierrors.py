@@ -1,6 +1,6 @@
 """Anthropic's error shape: the status table of WIRE.md and the body every error wears.
 
-Kept free of aiohttp so translation code (providers/openai.py) can use it too.
+Kept free of aiohttp so translation code (providers/openai/) can use it too.
 """
 
 from __future__ import annotations

@@ -14,7 +14,6 @@ import logging
 import random
 import time
 from collections.abc import AsyncIterator
-from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
@@ -41,6 +40,7 @@ from ccm_tui.events import (
 )
 from ccm_tui.masking import mask_text
 from ccm_tui.monitor import MonitorState, ProxyInstance
+from ccm_tui.sse import SseParser
 
 log = logging.getLogger(__name__)
 
@@ -52,64 +52,6 @@ IDLE_TIMEOUT_S = 40.0
 STREAM_TIMEOUT = httpx.Timeout(10.0, read=None)
 # Events that describe this attach session itself; a remote's copies would only mislead.
 _LOCAL_ONLY = (ConnectionChanged, SnapshotLoaded)
-
-
-# -- SSE -------------------------------------------------------------------------------------
-
-
-@dataclass(frozen=True, slots=True)
-class SseFrame:
-    event: str
-    data: bytes
-
-
-class SseParser:
-    """Incremental `text/event-stream` parser: feed it chunks as they arrive.
-
-    Data stays bytes (orjson reads bytes) and each byte is scanned once, so a snapshot
-    of several megabytes arriving in small chunks costs no more than one parse.
-    """
-
-    def __init__(self) -> None:
-        self._buffer = bytearray()
-        self._scanned = 0  # bytes of the buffer known to hold no newline
-        self._event = ""
-        self._data: list[bytes] = []
-
-    def feed(self, chunk: bytes) -> list[SseFrame]:
-        buffer = self._buffer
-        buffer += chunk
-        frames: list[SseFrame] = []
-        start = 0
-        while (end := buffer.find(b"\n", max(start, self._scanned))) != -1:
-            line = bytes(buffer[start:end])
-            start = end + 1
-            if line.endswith(b"\r"):
-                line = line[:-1]
-            frame = self._line(line)
-            if frame is not None:
-                frames.append(frame)
-        del buffer[:start]
-        self._scanned = len(buffer)
-        return frames
-
-    def _line(self, line: bytes) -> SseFrame | None:
-        if not line:
-            frame = None
-            if self._data:
-                frame = SseFrame(self._event or "message", b"\n".join(self._data))
-            self._event, self._data = "", []
-            return frame
-        if line.startswith(b":"):
-            return None  # a comment: the keepalive
-        name, _, value = line.partition(b":")
-        if value.startswith(b" "):
-            value = value[1:]
-        if name == b"data":
-            self._data.append(value)
-        elif name == b"event":
-            self._event = value.decode("utf-8", "replace")
-        return None  # id and retry mean nothing here: every connection starts with a snapshot
 
 
 # -- the monitor -----------------------------------------------------------------------------
@@ -274,8 +216,8 @@ class RemoteMonitor:
                 parser = SseParser()
                 async with contextlib.aclosing(response.aiter_bytes()) as chunks:
                     while (chunk := await self._next_chunk(chunks)) is not None:
-                        for frame in parser.feed(chunk):
-                            self._handle(frame)
+                        for event, data in parser.feed(chunk):
+                            self._handle(event, data)
         except httpx.TransportError as err:
             raise _Ended(describe_transport_error(err)) from None
 
@@ -292,12 +234,11 @@ class RemoteMonitor:
                 "the connection looks dead"
             ) from None
 
-    def _handle(self, frame: SseFrame) -> None:
-        if frame.event == "snapshot":
+    def _handle(self, event: bytes, data: bytes) -> None:
+        if event == b"snapshot":
             try:
-                data = orjson.loads(frame.data)
                 fresh = MonitorState.from_snapshot(
-                    data, history=self.state.history, clock=self.state.clock
+                    orjson.loads(data), history=self.state.history, clock=self.state.clock
                 )
             except (ValueError, KeyError, TypeError, AttributeError) as err:
                 raise _Ended(
@@ -310,10 +251,10 @@ class RemoteMonitor:
             self.bus.publish(SnapshotLoaded(time.time()))
             if previous is not None and previous.id != fresh.instance.id:
                 self.bus.publish(self._restarted(fresh.instance))
-        elif frame.event == "event":
-            event = self._decode(frame.data)
-            if event is not None:
-                self.bus.publish(event)  # folded once, by self._fold
+        elif event == b"event":
+            decoded = self._decode(data)
+            if decoded is not None:
+                self.bus.publish(decoded)  # folded once, by self._fold
 
     def _restarted(self, instance: ProxyInstance) -> Notice:
         """Without this, a history and counters that start again look like lost data."""

@@ -45,5 +45,7 @@ async def make_proxy(tmp_path: Path) -> AsyncIterator[ProxyFactory]:
 
 
 @pytest.fixture
-async def proxy(sim: Simulator, make_proxy: ProxyFactory) -> Proxy:
-    return await make_proxy(two_provider_config(sim))
+async def proxy(sim: Simulator, make_proxy: ProxyFactory, request: pytest.FixtureRequest) -> Proxy:
+    """The chain primary -> secondary; `support.with_formats` sets their wire formats."""
+    formats = getattr(request, "param", ("anthropic", "anthropic"))
+    return await make_proxy(two_provider_config(sim, formats=formats))

@@ -5,14 +5,57 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Callable
 
+import pytest
+
 from ccm_tui.events import Event
 from ccm_tui.sim import Simulator
 
 HELLO = [{"role": "user", "content": "Hello"}]
+# A tool with one required parameter (the simulator fills it in when the tool is forced).
+WEATHER = {
+    "name": "get_weather",
+    "description": "Weather for a city",
+    "input_schema": {
+        "type": "object",
+        "properties": {"city": {"type": "string"}},
+        "required": ["city"],
+    },
+}
 
 
-def two_provider_config(sim: Simulator, extra: str = "", **server: str) -> str:
-    """A chain `sonnet`: primary, then secondary; both on the simulator."""
+# Each provider's key, by wire format (other tests look for these exact strings).
+KEYS = {
+    "anthropic": {
+        "primary": "sk-ant-api03-primary-key-000000000000",
+        "secondary": "sk-ant-api03-secondary-key-11111111111",
+    },
+    "openai": {
+        "primary": "sk-proj-primary-key-00000000000000000",
+        "secondary": "sk-proj-secondary-key-111111111111111",
+    },
+}
+
+
+def _provider(sim: Simulator, name: str, wire_format: str) -> str:
+    url = sim.openai_url(name) if wire_format == "openai" else sim.url(name)
+    return f"""
+[[providers]]
+name = "{name}"
+provider_type = "{wire_format}"
+auth_type = "apikey"
+api_key = "{KEYS[wire_format][name]}"
+base_url = "{url}"
+"""
+
+
+def two_provider_config(
+    sim: Simulator,
+    extra: str = "",
+    formats: tuple[str, str] = ("anthropic", "anthropic"),
+    **server: str,
+) -> str:
+    """A chain `sonnet`: primary, then secondary; both on the simulator, each speaking the
+    wire format `formats` gives it ("anthropic" or "openai")."""
     server_lines = "\n".join(f"{k} = {v}" for k, v in server.items())
     return f"""
 [server]
@@ -22,21 +65,8 @@ port = 0
 
 [router]
 default = "sonnet"
-
-[[providers]]
-name = "primary"
-provider_type = "anthropic"
-auth_type = "apikey"
-api_key = "sk-ant-api03-primary-key-000000000000"
-base_url = "{sim.url("primary")}"
-
-[[providers]]
-name = "secondary"
-provider_type = "anthropic"
-auth_type = "apikey"
-api_key = "sk-ant-api03-secondary-key-11111111111"
-base_url = "{sim.url("secondary")}"
-
+{_provider(sim, "primary", formats[0])}
+{_provider(sim, "secondary", formats[1])}
 [[models]]
 name = "sonnet"
 [[models.mappings]]
@@ -49,6 +79,17 @@ provider = "secondary"
 actual_model = "secondary-model"
 {extra}
 """
+
+
+def with_formats(*chains: tuple[str, str]) -> pytest.MarkDecorator:
+    """Runs a test once per chain: its `proxy` fixture built with those `formats`."""
+    return pytest.mark.parametrize(
+        "proxy", chains, indirect=True, ids=["-".join(chain) for chain in chains]
+    )
+
+
+# The behaviour of the first provider, whichever format it speaks (the fallback: Anthropic).
+EITHER_FIRST = with_formats(("anthropic", "anthropic"), ("openai", "anthropic"))
 
 
 class EventLog:

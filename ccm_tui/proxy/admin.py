@@ -15,6 +15,7 @@ import re
 import orjson
 from aiohttp import web
 
+from ccm_tui import sse
 from ccm_tui.actions import ORIGIN_HEADER, Action, ActionRefused, ProxyActions
 from ccm_tui.events import EventBus, event_to_dict
 from ccm_tui.monitor import MonitorState
@@ -51,7 +52,7 @@ def add_admin_routes(
     async def events(request: web.Request) -> web.StreamResponse:
         subscription = bus.subscribe(EVENTS_QUEUE)
         # Taken before anything can yield, so no event is both in it and on the stream.
-        first = b"event: snapshot\ndata: " + orjson.dumps(snapshot()) + b"\n\n"
+        first = sse.json_frame(snapshot(), "snapshot")
         response = web.StreamResponse(
             headers={"Content-Type": "text/event-stream", "Cache-Control": "no-cache"}
         )
@@ -66,12 +67,9 @@ def add_admin_routes(
                     async with asyncio.timeout(KEEPALIVE_S):
                         batch = await subscription.get_batch()
                 except TimeoutError:
-                    await response.write(b": keepalive\n\n")
+                    await response.write(sse.KEEPALIVE)
                     continue
-                frames = b"".join(
-                    b"event: event\ndata: " + orjson.dumps(event_to_dict(e)) + b"\n\n"
-                    for e in batch
-                )
+                frames = b"".join(sse.json_frame(event_to_dict(e), "event") for e in batch)
                 await response.write(frames)
             # This watcher fell behind and lost events: end the stream, so it reconnects
             # and starts again from a fresh snapshot instead of drifting.

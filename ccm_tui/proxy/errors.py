@@ -28,10 +28,4 @@ def error_response(
     )
 
 
-def sse_error_frame(error_type: str, message: str) -> bytes:
-    """The `event: error` a client gets when the upstream breaks after the stream began."""
-    data = orjson.dumps({"type": "error", "error": {"type": error_type, "message": message}})
-    return b"event: error\ndata: " + data + b"\n\n"
-
-
-__all__ = ["error_body", "error_response", "error_type_for", "sse_error_frame"]
+__all__ = ["error_body", "error_response", "error_type_for"]

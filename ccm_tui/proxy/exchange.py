@@ -15,8 +15,8 @@ from ccm_tui.events import AttemptFailed, Failure, RequestFinished
 from ccm_tui.providers.formats import UpstreamFormat
 from ccm_tui.providers.registry import WireFormat
 from ccm_tui.proxy.body import with_model
+from ccm_tui.proxy.observer import ResponseObserver
 from ccm_tui.proxy.routing import Candidate, Route
-from ccm_tui.proxy.sse import ResponseObserver
 
 
 @dataclass(frozen=True, slots=True)

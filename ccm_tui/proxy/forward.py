@@ -32,9 +32,9 @@ from ccm_tui.providers.registry import WireFormat
 from ccm_tui.proxy.credentials import CredentialUnavailable, Verdict
 from ccm_tui.proxy.errors import error_body, error_response, error_type_for
 from ccm_tui.proxy.exchange import Exchange, Outcome, OutcomeKind
+from ccm_tui.proxy.observer import ResponseObserver
 from ccm_tui.proxy.relay import PROVIDER_HEADER, Relay
 from ccm_tui.proxy.routing import Candidate, Route
-from ccm_tui.proxy.sse import ResponseObserver
 from ccm_tui.proxy.upstreams import Upstreams
 
 # Headers of an upstream's error answer that still mean something to the client.

@@ -25,9 +25,9 @@ from ccm_tui.proxy.classify import (
     parse_retry_after,
     read_error,
 )
-from ccm_tui.proxy.errors import sse_error_frame
 from ccm_tui.proxy.exchange import Exchange, Outcome, UpstreamAnswer
-from ccm_tui.proxy.sse import ResponseObserver, split_complete
+from ccm_tui.proxy.observer import ResponseObserver
+from ccm_tui.sse import complete_length, error_event
 
 PROGRESS_INTERVAL_S = 0.1
 ERROR_BODY_LIMIT = 1 << 20
@@ -195,7 +195,7 @@ class Relay:
         next_progress = loop.time() + PROGRESS_INTERVAL_S
         pending = first
         while True:
-            cut = split_complete(pending)
+            cut = complete_length(pending)
             if cut:
                 frames = pending[:cut] if cut < len(pending) else pending
                 pending = pending[cut:]
@@ -243,7 +243,7 @@ class Relay:
     async def _broken(out: web.StreamResponse, observer: ResponseObserver, message: str) -> Outcome:
         """The upstream failed after the client got bytes: tell the client in-band."""
         try:
-            await out.write(sse_error_frame("api_error", f"ccm-tui: {message}"))
+            await out.write(error_event("api_error", f"ccm-tui: {message}"))
             await _end(out)
         except ConnectionResetError:
             pass

@@ -6,9 +6,10 @@ real API. It follows WIRE.md as closely as the public facts allow.
 
 from __future__ import annotations
 
-from ccm_tui.sim.app import RecordedRequest, Simulator, build_app
+from ccm_tui.sim.app import Simulator, build_app
 from ccm_tui.sim.oauth import CLIENT_ID, DEFAULT_SCOPES, TokenGrant, pkce_challenge
 from ccm_tui.sim.scenario import Scenario, scenario_from_json
+from ccm_tui.sim.state import RecordedRequest
 
 __all__ = [
     "CLIENT_ID",

@@ -13,7 +13,9 @@ from typing import Any
 
 import orjson
 
+from ccm_tui import sse
 from ccm_tui.sim import wire
+from ccm_tui.sim.reply import split_text, tool_input
 from ccm_tui.sim.scenario import Scenario
 
 _STATUS_TYPES = {
@@ -134,13 +136,13 @@ def build_reply(body: dict[str, Any], raw_len: int, text: str, chunks: int) -> C
     """Reasoning when asked for (`reasoning_effort` or a reasoner model), then a tool or text."""
     reasoning: tuple[str, ...] = ()
     if "reasoning_effort" in body or "reason" in body["model"]:
-        reasoning = wire.split_text(REASONING_TEXT, 3)
+        reasoning = split_text(REASONING_TEXT, 3)
     tool = _forced_tool(body)
     tool_chunks: tuple[str, ...] = ()
     out = sum(map(len, reasoning))
     if tool is not None:
-        args = orjson.dumps(wire.tool_input({"input_schema": tool.get("parameters")})).decode()
-        tool_chunks = wire.split_text(args, 3)
+        args = orjson.dumps(tool_input({"input_schema": tool.get("parameters")})).decode()
+        tool_chunks = split_text(args, 3)
         tool = {"id": wire.new_id("call_"), "name": tool.get("name", ""), "arguments": args}
         text_chunks: tuple[str, ...] = ()
         finish = "tool_calls"
@@ -151,7 +153,7 @@ def build_reply(body: dict[str, Any], raw_len: int, text: str, chunks: int) -> C
         if isinstance(limit, int) and len(text) > limit * 4:
             text = text[: limit * 4]
             finish = "length"
-        text_chunks = wire.split_text(text, chunks)
+        text_chunks = split_text(text, chunks)
         out += len(text)
     return ChatReply(
         completion_id=wire.new_id("chatcmpl-"),
@@ -199,13 +201,9 @@ def completion_json(reply: ChatReply) -> bytes:
     )
 
 
-def _data(payload: Any) -> bytes:
-    return b"data: " + orjson.dumps(payload) + b"\n\n"
-
-
 def stream_frames(reply: ChatReply, body: dict[str, Any]) -> list[bytes]:
     def chunk(delta: dict[str, Any], finish: str | None = None) -> bytes:
-        return _data(
+        return sse.json_frame(
             {
                 "id": reply.completion_id,
                 "object": "chat.completion.chunk",
@@ -241,7 +239,7 @@ def stream_frames(reply: ChatReply, body: dict[str, Any]) -> list[bytes]:
     options = body.get("stream_options")
     if isinstance(options, dict) and options.get("include_usage"):
         frames.append(
-            _data(
+            sse.json_frame(
                 {
                     "id": reply.completion_id,
                     "object": "chat.completion.chunk",
@@ -252,9 +250,11 @@ def stream_frames(reply: ChatReply, body: dict[str, Any]) -> list[bytes]:
                 }
             )
         )
-    frames.append(b"data: [DONE]\n\n")
+    frames.append(sse.frame(b"[DONE]"))
     return frames
 
 
 def stream_error_frame(error_type: str, message: str) -> bytes:
-    return _data({"error": {"message": message, "type": error_type, "param": None, "code": None}})
+    return sse.json_frame(
+        {"error": {"message": message, "type": error_type, "param": None, "code": None}}
+    )

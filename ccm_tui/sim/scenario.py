@@ -14,6 +14,15 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+import orjson
+
+
+def _doc(default: Any, help: str) -> Any:
+    """A field with its `--help` line, so the documentation lives beside the field."""
+    if isinstance(default, dict):
+        return field(default_factory=dict, metadata={"help": help})
+    return field(default=default, metadata={"help": help})
+
 
 @dataclass(frozen=True, slots=True)
 class Scenario:
@@ -24,45 +33,47 @@ class Scenario:
     `probability`; the other fields (text, credentials, headers) always apply.
     """
 
-    # Error answers: `status` (400-599) with the WIRE.md error body for that status;
-    # `error_type` / `error_message` override its type and message.
-    status: int | None = None
-    error_type: str | None = None
-    error_message: str | None = None
-    retry_after: int | None = None  # `retry-after` header, integer seconds
-    should_retry: bool | None = None  # `x-should-retry: true|false`
-    headers: Mapping[str, str] = field(default_factory=dict)  # extra headers on every answer
-    # Which requests the fault hits: the next `times` only, and/or each with `probability`.
-    times: int | None = None
-    probability: float | None = None
-    # Timing: before the headers; after the headers but before the first body byte;
-    # between SSE events (each event is then its own write).
-    latency_ms: int = 0
-    first_byte_delay_ms: int = 0
-    event_interval_ms: int = 0
-    # Broken streams and connections. `stall_after_events`: send N events then nothing,
-    # connection kept open. `disconnect_after_events`: N events then the TCP connection
-    # ends without the HTTP end. `error_after_events`: N events then an SSE `error` event.
-    # `split_events`: every frame is written in two pieces, cut inside its data line.
-    # `refuse`: the connection is closed without any response. `malformed`: a 200 whose
-    # body is truncated JSON, or a stream with one broken data line.
-    # For non-stream replies, stall/disconnect apply to the body (0 = nothing sent).
-    stall_after_events: int | None = None
-    disconnect_after_events: int | None = None
-    error_after_events: int | None = None
-    split_events: bool = False
-    refuse: bool = False
-    malformed: bool = False
-    # Content: the reply text (default "Hello from {provider}."), how many text deltas,
-    # and, if set, the only model ids this provider knows (others get 404 not_found_error).
-    text: str | None = None
-    output_chunks: int = 5
-    models: tuple[str, ...] | None = None
-    # Credentials: the key this provider accepts; whether a credential is required at all;
-    # whether every OAuth-token request gets the Claude-Code-only 400 (claude-code-mux issue 7).
-    api_key: str | None = None
-    require_auth: bool = False
-    claude_code_only: bool = False
+    # Error answers.
+    status: int | None = _doc(None, "answer with this HTTP error status (400-599) and its body")
+    error_type: str | None = _doc(
+        None, "the error's type (error body, `error` event) instead of the usual"
+    )
+    error_message: str | None = _doc(None, "the error's message instead of the usual one")
+    retry_after: int | None = _doc(None, "with the fault, a `retry-after` header (whole seconds)")
+    should_retry: bool | None = _doc(None, "with the fault, an `x-should-retry: true|false` header")
+    headers: Mapping[str, str] = _doc({}, "extra headers on every answer (not only faults)")
+    # Which requests the fault hits.
+    times: int | None = _doc(None, "the fault hits only the next N requests")
+    probability: float | None = _doc(None, "the fault hits each request with this chance")
+    # Timing.
+    latency_ms: int = _doc(0, "wait before the response headers")
+    first_byte_delay_ms: int = _doc(0, "wait after the headers, before the first body byte")
+    event_interval_ms: int = _doc(0, "wait between SSE events (each event its own write)")
+    # Broken streams and connections.
+    stall_after_events: int | None = _doc(
+        None, "send N events, then nothing (the connection kept open)"
+    )
+    disconnect_after_events: int | None = _doc(
+        None, "send N events, then end the TCP connection without the HTTP end"
+    )
+    error_after_events: int | None = _doc(None, "send N events, then an SSE `error` event")
+    split_events: bool = _doc(False, "write every event in two pieces, cut in its data line")
+    refuse: bool = _doc(False, "close the connection without any response")
+    malformed: bool = _doc(
+        False, "a 200 whose body is truncated JSON, or a stream with one broken data line"
+    )
+    # Content.
+    text: str | None = _doc(None, 'the reply text (default "Hello from NAME.")')
+    output_chunks: int = _doc(5, "how many text deltas the reply is streamed in (at least 1)")
+    models: tuple[str, ...] | None = _doc(
+        None, "the only model ids this provider knows (others get 404 not_found_error)"
+    )
+    # Credentials.
+    api_key: str | None = _doc(None, "the key this provider accepts (as x-api-key or Bearer)")
+    require_auth: bool = _doc(False, "refuse a request with no credential (any key will do)")
+    claude_code_only: bool = _doc(
+        False, "every OAuth-token request gets the Claude-Code-only 400 (claude-code-mux #7)"
+    )
 
     def __post_init__(self) -> None:
         # Freeze the mutable inputs so a Scenario can be shared between requests safely.
@@ -155,3 +166,27 @@ def scenario_from_json(data: Any) -> Scenario:
         raise ValueError(f"unknown Scenario field: {', '.join(unknown)}")
     kwargs = {name: _check_type(name, value) for name, value in data.items()}
     return Scenario(**kwargs)
+
+
+def _json_type(name: str) -> str:
+    base = _HINTS[name]
+    if typing.get_origin(base) in (typing.Union, types.UnionType):
+        base = next(a for a in typing.get_args(base) if a is not type(None))
+    origin = typing.get_origin(base) or base
+    names = {bool: "boolean", int: "integer", float: "number", str: "string"}
+    if origin is tuple:
+        return "list of strings"
+    if origin in (Mapping, dict):
+        return "object of strings"
+    return names[origin]
+
+
+def fields_help() -> str:
+    """Every Scenario field with its JSON type, default and effect: what `--help` shows."""
+    defaults = HEALTHY.to_json()
+    lines = []
+    for f in dataclasses.fields(Scenario):
+        shown = orjson.dumps(defaults[f.name]).decode()
+        lines.append(f"  {f.name} ({_json_type(f.name)}, default {shown})")
+        lines.append(f"      {f.metadata['help']}")
+    return "\n".join(lines)

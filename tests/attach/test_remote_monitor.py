@@ -9,12 +9,11 @@ from collections.abc import AsyncIterator
 
 import anthropic
 import orjson
-import pytest
 from aiohttp import web
 from attach_helpers import PROXY_KEY, comparable
 
 from ccm_tui.actions import Action
-from ccm_tui.attach import RemoteMonitor, SseParser
+from ccm_tui.attach import RemoteMonitor
 from ccm_tui.events import (
     ConnectionChanged,
     EventBus,
@@ -222,26 +221,3 @@ async def test_a_monitor_prints_nothing(sim, proxy, attach, capfd):
     await attached.log.wait_for(lambda e: isinstance(e, RequestFinished))
     out, err = capfd.readouterr()
     assert (out, err) == ("", "")
-
-
-# -- the parser ------------------------------------------------------------------------------
-
-
-@pytest.mark.parametrize("step", [1, 3, 1000], ids=["byte-by-byte", "small-chunks", "whole"])
-def test_sse_frames_are_parsed_whatever_the_chunking(step):
-    stream = (
-        b": keepalive\n\n"
-        b'event: snapshot\r\ndata: {"a":\r\ndata: 1}\r\n\r\n'
-        b"event: event\ndata:{}\nid: 7\nretry: 10\n\n"
-        b"data: plain\n\n"
-        b"event: partial\ndata: never finished"
-    )
-    parser = SseParser()
-    frames = []
-    for i in range(0, len(stream), step):
-        frames += parser.feed(stream[i : i + step])
-    assert [(f.event, f.data) for f in frames] == [
-        ("snapshot", b'{"a":\n1}'),
-        ("event", b"{}"),
-        ("message", b"plain"),
-    ]

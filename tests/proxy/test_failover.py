@@ -13,7 +13,7 @@ from ccm_tui.actions import Action
 from ccm_tui.events import AttemptFailed, BreakerState, Failure, RequestFinished
 from ccm_tui.sim import Simulator
 
-from support import HELLO, two_provider_config
+from support import EITHER_FIRST, HELLO, two_provider_config, with_formats
 
 MODEL = "claude-sonnet-9"
 
@@ -57,14 +57,21 @@ FAILOVER_CASES = [
 ]
 
 
+@EITHER_FIRST
 async def test_malformed_json_answer_fails_over(sim, proxy):
     sim.scenario("primary", malformed=True)
     reply = await client(proxy).messages.create(model=MODEL, max_tokens=8, messages=HELLO)
     assert reply.content[0].text == sim.text("secondary")
     failed = proxy.log.of(AttemptFailed)[0]
-    assert (failed.failure, failed.status) == (Failure.SERVER_ERROR, 200)
+    assert (failed.provider, failed.failure, failed.status) == (
+        "primary",
+        Failure.SERVER_ERROR,
+        200,
+    )
 
 
+# A failing provider of either format, and failing over to a provider of either format.
+@with_formats(("anthropic", "anthropic"), ("openai", "anthropic"), ("anthropic", "openai"))
 @pytest.mark.parametrize("stream", [False, True], ids=["json", "stream"])
 @pytest.mark.parametrize(("fault", "failure", "status"), FAILOVER_CASES, ids=lambda v: str(v))
 async def test_failure_before_first_byte_fails_over(sim, proxy, fault, failure, status, stream):
@@ -78,6 +85,8 @@ async def test_failure_before_first_byte_fails_over(sim, proxy, fault, failure, 
     assert text == sim.text("secondary")
     failed = proxy.log.of(AttemptFailed)
     assert [(f.provider, f.failure, f.status) for f in failed] == [("primary", failure, status)]
+    if "retry_after" in fault:
+        assert failed[0].retry_after_s == fault["retry_after"]
     counts = proxy.state.snapshot()["providers"]["primary"]["counts"]
     assert counts[failure.value] == 1
 
@@ -105,19 +114,27 @@ async def test_no_first_byte_within_the_timeout_fails_over(sim, make_proxy):
     assert "0.3 s" in failed.message
 
 
-async def test_client_error_is_returned_verbatim_and_not_failed_over(sim, proxy):
+@EITHER_FIRST
+async def test_client_error_is_returned_as_an_invalid_request_error_and_not_failed_over(sim, proxy):
     sim.scenario("primary", status=400, error_message="max_tokens: must be at least 1")
     with pytest.raises(anthropic.BadRequestError) as caught:
         await client(proxy).messages.create(model=MODEL, max_tokens=8, messages=HELLO)
-    assert caught.value.body["error"]["message"] == "max_tokens: must be at least 1"
-    assert "ccm_attempts" not in caught.value.body
+    body = caught.value.body
+    assert body["type"] == "error"
+    assert body["error"] == {
+        "type": "invalid_request_error",
+        "message": "max_tokens: must be at least 1",
+    }
+    assert "ccm_attempts" not in body
+    assert caught.value.response.headers["content-type"].startswith("application/json")
     assert sim.requests("secondary") == []
     primary = proxy.state.snapshot()["providers"]["primary"]
     assert primary["consecutive_failures"] == 0
     assert primary["failures"] == 0
 
 
-async def test_when_all_fail_the_last_upstream_error_comes_back_unchanged(sim, proxy):
+@with_formats(("anthropic", "anthropic"), ("anthropic", "openai"))
+async def test_when_all_fail_the_last_upstream_error_comes_back_as_an_anthropic_error(sim, proxy):
     sim.scenario("primary", status=529)
     sim.scenario(
         "secondary", status=429, retry_after=17, error_message="Number of requests exceeded"
@@ -126,11 +143,13 @@ async def test_when_all_fail_the_last_upstream_error_comes_back_unchanged(sim, p
         await client(proxy).messages.create(model=MODEL, max_tokens=8, messages=HELLO)
     error = caught.value
     assert error.status_code == 429
+    assert error.body["type"] == "error"
     assert error.body["error"] == {
         "type": "rate_limit_error",
         "message": "Number of requests exceeded",
     }
     assert error.response.headers["retry-after"] == "17"
+    assert error.response.headers["content-type"].startswith("application/json")
     attempts = error.body["ccm_attempts"]
     assert [(a["provider"], a["class"], a["status"]) for a in attempts] == [
         ("primary", "overloaded", 529),
@@ -166,6 +185,7 @@ async def test_when_every_upstream_times_out_the_client_gets_504(sim, make_proxy
     assert b"timeout_error" in body
 
 
+@EITHER_FIRST
 async def test_mid_stream_disconnect_gives_the_client_an_sse_error(sim, proxy):
     sim.scenario("primary", disconnect_after_events=4)
     with pytest.raises(anthropic.APIStatusError) as caught:
@@ -176,6 +196,18 @@ async def test_mid_stream_disconnect_gives_the_client_an_sse_error(sim, proxy):
     assert sim.requests("secondary") == []
     finished = await proxy.log.wait_for(lambda e: isinstance(e, RequestFinished))
     assert finished.outcome is Failure.STREAM_ERROR
+
+
+@EITHER_FIRST
+async def test_an_error_event_mid_stream_reaches_the_client_and_is_not_failed_over(sim, proxy):
+    sim.scenario("primary", error_after_events=3, error_type="server_error", error_message="Boom")
+    with pytest.raises(anthropic.APIStatusError, match="Boom"):
+        async with client(proxy).messages.stream(model=MODEL, max_tokens=8, messages=HELLO) as s:
+            async for _ in s.text_stream:
+                pass
+    finished = await proxy.log.wait_for(lambda e: isinstance(e, RequestFinished))
+    assert finished.outcome is Failure.STREAM_ERROR
+    assert sim.requests("secondary") == []
 
 
 async def test_stalled_stream_is_ended_with_an_error_event(sim, make_proxy):

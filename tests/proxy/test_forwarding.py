@@ -15,12 +15,21 @@ from aiohttp import web
 from aiohttp.test_utils import TestServer
 
 from ccm_tui.events import Failure, RequestFinished, ResponseStarted, StreamProgressed
+from ccm_tui.providers.registry import WireFormat
 from ccm_tui.proxy.app import Proxy
+from ccm_tui.sim import Simulator, wire
+from ccm_tui.sim.reply import tool_input
 
-from support import HELLO, two_provider_config
+from support import EITHER_FIRST, HELLO, WEATHER, two_provider_config
 
 # A copy of ../shared/fixtures/claude-code-request.json: one real Claude Code request.
 FIXTURE = Path(__file__).parents[1] / "fixtures" / "claude-code-request.json"
+
+
+MODEL = "claude-sonnet-4-5"
+# The model a client reads in the answer: an Anthropic upstream's own, and for an
+# OpenAI-format one (whose ids mean nothing to the client) the model the client asked for.
+ANSWER_MODEL = {WireFormat.ANTHROPIC: "primary-model", WireFormat.OPENAI: MODEL}
 
 
 def client(proxy: Proxy, **kwargs: object) -> anthropic.AsyncAnthropic:
@@ -29,50 +38,84 @@ def client(proxy: Proxy, **kwargs: object) -> anthropic.AsyncAnthropic:
     )
 
 
-async def test_json_reply_comes_from_first_provider_with_its_model(sim, proxy):
-    reply = await client(proxy).messages.create(
-        model="claude-sonnet-4-5", max_tokens=64, messages=HELLO
-    )
+def sim_usage(sim: Simulator, output: str) -> tuple[int, int]:
+    """The usage the simulator reports for primary's last request and an answer of `output`."""
+    request = sim.requests("primary")[-1]
+    return wire.estimate_tokens(len(request.body)), wire.estimate_tokens(len(output))
+
+
+@EITHER_FIRST
+async def test_json_reply_comes_from_first_provider_with_its_model_and_usage(sim, proxy):
+    reply = await client(proxy).messages.create(model=MODEL, max_tokens=64, messages=HELLO)
+    assert reply.id.startswith("msg_")
     assert reply.content[0].text == sim.text("primary")
+    assert reply.stop_reason == "end_turn"
+    assert reply.model == ANSWER_MODEL[proxy.config.providers[0].format]
+    assert (reply.usage.input_tokens, reply.usage.output_tokens) == sim_usage(
+        sim, sim.text("primary")
+    )
     sent = sim.requests("primary")[-1].json()
     assert sent["model"] == "primary-model"
     assert sim.requests("secondary") == []
 
 
+@EITHER_FIRST
 async def test_streamed_text_arrives_whole_and_usage_is_observed(sim, proxy):
-    async with client(proxy).messages.stream(
-        model="claude-sonnet-4-5", max_tokens=64, messages=HELLO
-    ) as stream:
-        text = "".join([t async for t in stream.text_stream])
-        final = await stream.get_final_message()
+    async with client(proxy).messages.stream(model=MODEL, max_tokens=64, messages=HELLO) as s:
+        text = "".join([t async for t in s.text_stream])
+        final = await s.get_final_message()
     assert text == sim.text("primary")
+    assert (final.usage.input_tokens, final.usage.output_tokens) == sim_usage(sim, text)
     finished = await proxy.log.wait_for(lambda e: isinstance(e, RequestFinished))
     assert finished.outcome is Failure.OK
+    assert finished.provider == "primary"
     assert finished.output_tokens == final.usage.output_tokens
     assert finished.input_tokens == final.usage.input_tokens
     assert finished.stop_reason == "end_turn"
     assert finished.blocks[-1].text == sim.text("primary")
 
 
-async def test_streamed_tool_use_input_is_assembled_by_the_sdk(sim, proxy):
-    tools = [
-        {
-            "name": "get_weather",
-            "description": "Weather for a city",
-            "input_schema": {"type": "object", "properties": {"city": {"type": "string"}}},
-        }
-    ]
-    async with client(proxy).messages.stream(
-        model="claude-sonnet-4-5",
-        max_tokens=256,
-        messages=HELLO,
-        tools=tools,
-        tool_choice={"type": "any"},
-    ) as stream:
-        message = await stream.get_final_message()
-    block = next(b for b in message.content if b.type == "tool_use")
+@EITHER_FIRST
+async def test_the_stream_is_well_formed_anthropic_sse(sim, proxy):
+    body = {"model": MODEL, "max_tokens": 64, "messages": HELLO, "stream": True}
+    async with (
+        aiohttp.ClientSession() as session,
+        session.post(f"{proxy.url}/v1/messages", json=body) as response,
+    ):
+        raw = await response.read()
+    assert response.status == 200
+    assert response.headers["Content-Type"].startswith("text/event-stream")
+    assert response.headers["x-ccm-provider"] == "primary"
+    frames = [f for f in raw.split(b"\n\n") if f]
+    events = [f.split(b"\n")[0] for f in frames]
+    assert events[0] == b"event: message_start"
+    assert events[-2:] == [b"event: message_delta", b"event: message_stop"]
+    assert b"data: [DONE]" not in raw
+
+
+@EITHER_FIRST
+@pytest.mark.parametrize("stream", [False, True], ids=["json", "stream"])
+@pytest.mark.parametrize(
+    "tool_choice", [{"type": "any"}, {"type": "tool", "name": "get_weather"}], ids=["any", "named"]
+)
+async def test_tool_use_comes_back_with_its_input_assembled(sim, proxy, stream, tool_choice):
+    kwargs = {
+        "model": MODEL,
+        "max_tokens": 256,
+        "messages": HELLO,
+        "tools": [WEATHER],
+        "tool_choice": tool_choice,
+    }
+    if stream:
+        async with client(proxy).messages.stream(**kwargs) as s:
+            message = await s.get_final_message()
+    else:
+        message = await client(proxy).messages.create(**kwargs)
+    block = message.content[-1]
+    assert block.type == "tool_use"
     assert block.name == "get_weather"
-    assert isinstance(block.input, dict)
+    assert block.input == tool_input(WEATHER)
+    assert block.id
     assert message.stop_reason == "tool_use"
     finished = await proxy.log.wait_for(lambda e: isinstance(e, RequestFinished))
     tool_view = next(b for b in finished.blocks if b.kind == "tool_use")
@@ -92,6 +135,14 @@ async def test_streamed_thinking_keeps_its_signature(sim, proxy):
     assert thinking.type == "thinking"
     assert thinking.signature
     assert message.content[-1].text == sim.text("primary")
+
+
+@EITHER_FIRST
+async def test_events_split_across_reads_reach_the_client_whole(sim, proxy):
+    sim.scenario("primary", split_events=True)
+    async with client(proxy).messages.stream(model=MODEL, max_tokens=8, messages=HELLO) as s:
+        text = "".join([t async for t in s.text_stream])
+    assert text == sim.text("primary")
 
 
 async def test_each_sse_event_reaches_the_client_as_it_is_sent(sim, proxy):

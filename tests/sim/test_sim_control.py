@@ -3,8 +3,11 @@
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import os
+import shlex
 import signal
+import subprocess
 import sys
 from pathlib import Path
 
@@ -12,7 +15,8 @@ import httpx
 import orjson
 import pytest
 
-from ccm_tui.sim import Scenario, Simulator, scenario_from_json
+from ccm_tui.sim import Scenario, Simulator, build_app, scenario_from_json
+from ccm_tui.sim.__main__ import EXAMPLE, parse_args
 
 ROOT = Path(__file__).resolve().parents[2]
 BODY = {"model": "m", "max_tokens": 5, "messages": [{"role": "user", "content": "hi"}]}
@@ -163,3 +167,53 @@ async def test_command_rejects_a_bad_scenario_argument():
     _, stderr = await asyncio.wait_for(process.communicate(), 10)
     assert process.returncode == 2
     assert b"colour" in stderr
+
+
+def sim_help() -> str:
+    done = subprocess.run(
+        [sys.executable, "-m", "ccm_tui.sim", "--help"],
+        capture_output=True,
+        text=True,
+        check=True,
+        env={**os.environ, "PYTHONPATH": str(ROOT)},
+        cwd=ROOT,
+    )
+    return done.stdout
+
+
+def test_help_documents_every_scenario_field_with_its_type_and_default():
+    shown = sim_help()
+    for f in dataclasses.fields(Scenario):
+        default = orjson.dumps(Scenario().to_json()[f.name]).decode()
+        line = next((s for s in shown.splitlines() if s.startswith(f"  {f.name} (")), None)
+        assert line is not None, f.name
+        assert line.endswith(f", default {default})"), line
+        assert f.metadata["help"] in shown
+
+
+def test_help_gives_the_provider_base_urls_and_every_route_the_simulator_serves():
+    shown = sim_help()
+    assert "http://HOST:PORT/p/NAME      Anthropic format" in shown
+    assert "http://HOST:PORT/p/NAME/v1   OpenAI format" in shown
+    served = {
+        (route.method, route.resource.canonical)
+        for route in build_app(Simulator()).router.routes()
+        if route.resource is not None
+        and not route.resource.canonical.startswith("/p/")
+        and route.method != "*"
+    }
+    assert len(served) > 15
+    for method, path in served:
+        shown_path = path.replace("{provider}", "NAME").replace("{model_id}", "ID")
+        assert f"  {method:<6} {shown_path}" in shown, (method, path)
+
+
+def test_the_help_example_command_line_is_one_the_simulator_takes():
+    command = EXAMPLE.split("\n#")[0].split("  # ")[0].replace("\\\n", " ")
+    argv = shlex.split(command.removeprefix("example:").strip())
+    assert argv[:3] == ["python", "-m", "ccm_tui.sim"]
+    args = parse_args(argv[3:])
+    assert dict(args.scenario) == {
+        "flaky": Scenario(status=529, probability=0.5),
+        "slow": Scenario(event_interval_ms=200, output_chunks=20),
+    }

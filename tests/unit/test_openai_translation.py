@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import re
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -17,8 +18,11 @@ from ccm_tui.config import ConfigError, parse_config
 from ccm_tui.events import AuthMode
 from ccm_tui.providers import openai as chat
 from ccm_tui.providers.anthropic import Credential
+from ccm_tui.providers.openai import stream as chat_stream
 
 MODEL = "gpt-test"
+# OpenAI's documented rule for function names.
+OPENAI_TOOL_NAME = re.compile(r"[A-Za-z0-9_-]{1,64}")
 USER = [{"role": "user", "content": "Hi"}]
 LONG_NAME = "mcp__some_very_long_server_name__" + "a_tool_with_a_name_that_goes_on_" * 2
 WEATHER = {
@@ -284,13 +288,13 @@ def test_long_names_are_shortened_to_64_valid_characters_and_stay_distinct():
     short, short_other = chat.short_tool_name(LONG_NAME), chat.short_tool_name(other)
     assert len(LONG_NAME) > 64
     assert len(short) <= 64
-    assert chat._TOOL_NAME_OK.fullmatch(short)
+    assert OPENAI_TOOL_NAME.fullmatch(short)
     assert short != short_other
     assert chat.short_tool_name(LONG_NAME) == short  # deterministic
 
 
 def test_names_with_characters_openai_refuses_are_rewritten():
-    assert chat._TOOL_NAME_OK.fullmatch(chat.short_tool_name("server.tool/name"))
+    assert OPENAI_TOOL_NAME.fullmatch(chat.short_tool_name("server.tool/name"))
 
 
 def test_long_tool_names_round_trip_through_request_and_response():
@@ -686,7 +690,7 @@ def test_text_stream_is_the_wire_md_event_sequence():
 
 
 def test_fed_byte_by_byte_equals_fed_whole(monkeypatch):
-    monkeypatch.setattr(chat, "new_message_id", lambda: "msg_fixed")
+    monkeypatch.setattr(chat_stream, "new_message_id", lambda: "msg_fixed")
     raw = stream_chunks(
         text=["Hé", "llo ✓"],
         reasoning=["think"],

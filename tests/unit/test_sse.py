@@ -1,410 +1,275 @@
-"""sse.py: cutting a stream at frame boundaries, and reading it without changing it."""
+"""ccm_tui.sse: the one SSE writer and parser, on the edge cases a stream can bring."""
 
 from __future__ import annotations
 
-import json
-from typing import Any
+import itertools
 
+import orjson
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
-from ccm_tui.events import BlockView
-from ccm_tui.proxy.sse import TAIL_CHARS, ResponseObserver, split_complete
+from ccm_tui import sse
+from ccm_tui.sse import COMMENT, SseParser, complete_length, parse_frames
 
+PING = b'event: ping\ndata: {"type": "ping"}\n\n'
+STOP = b'event: message_stop\ndata: {"type": "message_stop"}\n\n'
 
-def frame(event: dict[str, Any], newline: str = "\n") -> bytes:
-    text = f"event: {event['type']}{newline}data: {json.dumps(event)}{newline}{newline}"
-    return text.encode()
-
-
-# A streamed response as WIRE.md describes it: thinking with a signature, text, a tool use
-# with input_json_delta fragments, pings, cumulative usage.
-EVENTS: list[dict[str, Any]] = [
-    {
-        "type": "message_start",
-        "message": {
-            "id": "msg_01",
-            "type": "message",
-            "role": "assistant",
-            "content": [],
-            "model": "claude-sonnet-4-5-20250929",
-            "stop_reason": None,
-            "stop_sequence": None,
-            "usage": {
-                "input_tokens": 11,
-                "output_tokens": 1,
-                "cache_creation_input_tokens": 7,
-                "cache_read_input_tokens": 2048,
-            },
-        },
-    },
-    {"type": "content_block_start", "index": 0,
-     "content_block": {"type": "thinking", "thinking": "", "signature": ""}},
-    {"type": "content_block_delta", "index": 0,
-     "delta": {"type": "thinking_delta", "thinking": "Let me think. "}},
-    {"type": "ping"},
-    {"type": "content_block_delta", "index": 0,
-     "delta": {"type": "thinking_delta", "thinking": "Listing files helps."}},
-    {"type": "content_block_delta", "index": 0,
-     "delta": {"type": "signature_delta", "signature": "EqQBCgIYAhIM1gbcDa9GJwZA"}},
-    {"type": "content_block_stop", "index": 0},
-    {"type": "content_block_start", "index": 1, "content_block": {"type": "text", "text": ""}},
-    {"type": "content_block_delta", "index": 1, "delta": {"type": "text_delta", "text": "Hello"}},
-    {"type": "content_block_delta", "index": 1,
-     "delta": {"type": "text_delta", "text": ", I'll look — ünïcode ✓."}},
-    {"type": "content_block_stop", "index": 1},
-    {"type": "content_block_start", "index": 2,
-     "content_block": {"type": "tool_use", "id": "toolu_01", "name": "Bash", "input": {}}},
-    {"type": "content_block_delta", "index": 2,
-     "delta": {"type": "input_json_delta", "partial_json": ""}},
-    {"type": "content_block_delta", "index": 2,
-     "delta": {"type": "input_json_delta", "partial_json": '{"command": '}},
-    {"type": "content_block_delta", "index": 2,
-     "delta": {"type": "input_json_delta", "partial_json": '"ls -la"}'}},
-    {"type": "content_block_stop", "index": 2},
-    {"type": "ping"},
-    {"type": "message_delta", "delta": {"stop_reason": "tool_use", "stop_sequence": None},
-     "usage": {"output_tokens": 40}},
-    {"type": "message_delta", "delta": {"stop_reason": "tool_use", "stop_sequence": None},
-     "usage": {"output_tokens": 57}},
-    {"type": "message_stop"},
-]  # fmt: skip
-
-EXPECTED_BLOCKS = (
-    BlockView("thinking", "", "Let me think. Listing files helps."),
-    BlockView("text", "", "Hello, I'll look — ünïcode ✓."),
-    BlockView("tool_use", "Bash", '{"command": "ls -la"}'),
+# Every kind of line a stream may carry: comments, fields without a value or a colon,
+# multi-line data, a frame without data, ids and retries, an unnamed frame, CRLF lines.
+MIXED = (
+    b": keepalive\n\n"
+    b'event: snapshot\r\ndata: {"a":\r\ndata: 1}\r\n\r\n'
+    b"event: event\ndata:{}\nid: 7\nretry: 10\n\n"
+    b"event: only-a-name\n\n"
+    b"data: plain\n\n"
+    b"data\n\n"
+    b"data:  two spaces\nfuture: field\n\n"
+    b"event:\ndata: x\n\n"
 )
+MIXED_FRAMES = [
+    (b"snapshot", b'{"a":\n1}'),
+    (b"event", b"{}"),
+    (b"message", b"plain"),
+    (b"message", b""),
+    (b"message", b" two spaces"),
+    (b"message", b"x"),
+]
 
 
-def stream(newline: str = "\n") -> bytes:
-    return b"".join(frame(e, newline) for e in EVENTS)
-
-
-def state(o: ResponseObserver) -> tuple[Any, ...]:
-    return (
-        o.input_tokens,
-        o.output_tokens,
-        o.output_estimate,
-        o.cache_read_tokens,
-        o.cache_creation_tokens,
-        o.stop_reason,
-        o.model,
-        o.finished,
-        o.error,
-        o.malformed,
-        o.blocks(),
-    )
-
-
-def feed_like_the_proxy(observer: ResponseObserver, chunks: list[bytes]) -> bytes:
-    """Feeds only complete frames, holding back the rest; returns what is still held."""
-    buffer = b""
+def feed_all(parser: SseParser, chunks: list[bytes]) -> list[sse.SseFrame]:
+    frames: list[sse.SseFrame] = []
     for chunk in chunks:
-        buffer += chunk
-        cut = split_complete(buffer)
-        if cut:
-            observer.feed(buffer[:cut])
-            buffer = buffer[cut:]
-    return buffer
+        frames += parser.feed(chunk)
+    return frames
 
 
-# --- split_complete ---------------------------------------------------------------------
+# -- complete_length: where a stream may be cut ------------------------------------------------
 
 
-def test_split_complete_of_whole_lf_frames_is_the_whole_buffer():
-    data = frame({"type": "ping"}) + frame({"type": "message_stop"})
-    assert split_complete(data) == len(data)
+def test_whole_lf_frames_are_complete_to_the_end():
+    assert complete_length(PING + STOP) == len(PING + STOP)
 
 
-def test_split_complete_stops_after_the_last_complete_frame():
-    first = frame({"type": "ping"})
+def test_complete_length_stops_after_the_last_whole_frame():
     partial = b'event: message_stop\ndata: {"type": "mess'
-    assert split_complete(first + partial) == len(first)
+    assert complete_length(PING + partial) == len(PING)
 
 
-def test_split_complete_counts_a_frame_whose_blank_line_has_not_arrived_as_incomplete():
-    first = frame({"type": "ping"})
-    assert split_complete(first + b'event: ping\ndata: {"type": "ping"}\n') == len(first)
+def test_a_frame_whose_blank_line_has_not_arrived_is_not_complete():
+    assert complete_length(PING + PING[:-1]) == len(PING)
 
 
-def test_split_complete_of_no_complete_frame_is_zero():
-    assert split_complete(b"") == 0
-    assert split_complete(b'event: ping\ndata: {"type": "ping"}\n') == 0
-    assert split_complete(b'event: ping\r\ndata: {"type": "ping"}\r\n') == 0
+def test_no_whole_frame_is_zero():
+    assert complete_length(b"") == 0
+    assert complete_length(PING[:-1]) == 0
+    assert complete_length(PING[:-1].replace(b"\n", b"\r\n")) == 0
 
 
-def test_split_complete_understands_crlf_frames():
-    first = frame({"type": "ping"}, "\r\n")
-    second = frame({"type": "message_stop"}, "\r\n")
-    assert split_complete(first + second) == len(first + second)
-    assert split_complete(first + second[:-2]) == len(first)
-    assert split_complete(first + second[:-1]) == len(first)
+def test_crlf_frames_are_cut_after_their_blank_line():
+    first, second = PING.replace(b"\n", b"\r\n"), STOP.replace(b"\n", b"\r\n")
+    assert complete_length(first + second) == len(first + second)
+    assert complete_length(first + second[:-2]) == len(first)
+    assert complete_length(first + second[:-1]) == len(first)
 
 
-def test_split_complete_with_mixed_line_endings_takes_the_later_boundary():
-    lf = frame({"type": "ping"})
-    crlf = frame({"type": "ping"}, "\r\n")
-    assert split_complete(lf + crlf) == len(lf + crlf)
-    assert split_complete(crlf + lf) == len(crlf + lf)
-    assert split_complete(crlf + lf + b"data: {") == len(crlf + lf)
+def test_mixed_line_endings_are_cut_at_the_later_boundary():
+    crlf = PING.replace(b"\n", b"\r\n")
+    assert complete_length(PING + crlf) == len(PING + crlf)
+    assert complete_length(crlf + PING) == len(crlf + PING)
+    assert complete_length(crlf + PING + b"data: {") == len(crlf + PING)
+    # A line ended by LF, then a blank line ended by CRLF.
+    assert complete_length(b"data: x\n\r\ndata: y") == len(b"data: x\n\r\n")
 
 
-# --- ResponseObserver on a stream -----------------------------------------------------------
+# -- the parser --------------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize("newline", ["\n", "\r\n"])
-def test_observer_reads_usage_stop_reason_and_block_tails(newline):
-    o = ResponseObserver()
-    o.feed(stream(newline))
-
-    assert o.model == "claude-sonnet-4-5-20250929"
-    assert o.input_tokens == 11
-    assert o.cache_creation_tokens == 7
-    assert o.cache_read_tokens == 2048
-    assert o.output_tokens == 57  # cumulative: the last message_delta, not a sum
-    assert o.output_estimate == 57
-    assert o.stop_reason == "tool_use"
-    assert o.finished is True
-    assert o.error is None
-    assert o.malformed == 0
-    assert o.blocks() == EXPECTED_BLOCKS
-
-
-def test_signature_deltas_do_not_enter_the_thinking_text():
-    o = ResponseObserver()
-    o.feed(stream())
-    assert "EqQBCg" not in o.blocks()[0].text
-
-
-def test_finished_only_after_message_stop():
-    o = ResponseObserver()
-    o.feed(b"".join(frame(e) for e in EVENTS[:-1]))
-    assert o.finished is False
-    assert o.stop_reason == "tool_use"
-    o.feed(frame(EVENTS[-1]))
-    assert o.finished is True
-
-
-@pytest.mark.parametrize("newline", ["\n", "\r\n"])
-def test_feeding_one_byte_at_a_time_gives_the_same_result_as_all_at_once(newline):
-    data = stream(newline)
-    whole = ResponseObserver()
-    whole.feed(data)
-
-    piecemeal = ResponseObserver()
-    held = feed_like_the_proxy(piecemeal, [data[i : i + 1] for i in range(len(data))])
-
-    assert held == b""
-    assert state(piecemeal) == state(whole)
-
-
-def test_feeding_odd_sized_chunks_gives_the_same_result_as_all_at_once():
-    data = stream()
-    whole = ResponseObserver()
-    whole.feed(data)
-    piecemeal = ResponseObserver()
-    held = feed_like_the_proxy(piecemeal, [data[i : i + 7] for i in range(0, len(data), 7)])
-    assert held == b""
-    assert state(piecemeal) == state(whole)
-
-
-def test_output_is_estimated_from_streamed_characters_until_usage_arrives():
-    o = ResponseObserver()
-    o.feed(b"".join(frame(e) for e in EVENTS[:10]))  # through the second text delta
-    chars = len("Let me think. Listing files helps.") + len("Hello, I'll look — ünïcode ✓.")
-    assert o.output_tokens == 0
-    assert o.output_estimate == chars // 4
-    o.feed(b"".join(frame(e) for e in EVENTS[10:]))
-    assert o.output_estimate == 57
-
-
-def test_usage_of_zero_output_tokens_is_reported_as_zero_not_estimated():
-    o = ResponseObserver()
-    o.feed(frame(EVENTS[0]) + frame(EVENTS[7]) + frame(EVENTS[8]))
-    delta = {"stop_reason": "end_turn"}
-    o.feed(frame({"type": "message_delta", "delta": delta, "usage": {"output_tokens": 0}}))
-    assert o.output_estimate == 0
-    assert o.stop_reason == "end_turn"
-
-
-def test_message_delta_usage_may_update_input_and_cache_counts():
-    o = ResponseObserver()
-    o.feed(frame(EVENTS[0]))
-    o.feed(
-        frame(
-            {
-                "type": "message_delta",
-                "delta": {"stop_reason": "end_turn"},
-                "usage": {"input_tokens": 12, "cache_read_input_tokens": 4096, "output_tokens": 3},
-            }
-        )
+@pytest.mark.parametrize("step", [1, 3, 1000], ids=["byte-by-byte", "small-chunks", "whole"])
+def test_sse_frames_are_parsed_whatever_the_chunking(step):
+    stream = (
+        b": keepalive\n\n"
+        b'event: snapshot\r\ndata: {"a":\r\ndata: 1}\r\n\r\n'
+        b"event: event\ndata:{}\nid: 7\nretry: 10\n\n"
+        b"data: plain\n\n"
+        b"event: partial\ndata: never finished"
     )
-    assert (o.input_tokens, o.cache_read_tokens, o.cache_creation_tokens) == (12, 4096, 7)
-    assert o.output_tokens == 3
+    parser = SseParser()
+    frames = feed_all(parser, [stream[i : i + step] for i in range(0, len(stream), step)])
+    assert frames == [
+        (b"snapshot", b'{"a":\n1}'),
+        (b"event", b"{}"),
+        (b"message", b"plain"),
+    ]
 
 
-def test_error_event_is_recorded_with_type_and_message():
-    o = ResponseObserver()
-    o.feed(b"".join(frame(e) for e in EVENTS[:9]))  # through the "Hello" delta
-    o.feed(
-        b"event: error\n"
-        b'data: {"type":"error","error":{"type":"overloaded_error","message":"Overloaded"}}\n\n'
+def test_every_kind_of_line_is_read_by_the_specifications_rules():
+    assert SseParser().feed(MIXED) == MIXED_FRAMES
+
+
+@pytest.mark.parametrize("newline", [b"\n", b"\r\n"], ids=["lf", "crlf"])
+def test_a_stream_cut_at_any_byte_gives_the_frames_of_the_whole(newline):
+    stream = MIXED.replace(b"\r\n", b"\n").replace(b"\n", newline)
+    for cut in range(len(stream) + 1):
+        parser = SseParser()
+        frames = feed_all(parser, [stream[:cut], stream[cut:]])
+        assert frames == MIXED_FRAMES, cut
+        assert parser.finish() == []
+
+
+def test_a_stream_fed_byte_by_byte_gives_each_frame_once_its_blank_line_arrives():
+    parser = SseParser()
+    seen: list[tuple[int, sse.SseFrame]] = []
+    stream = PING + STOP
+    for i in range(len(stream)):
+        seen += [(i, frame) for frame in parser.feed(stream[i : i + 1])]
+    assert seen == [
+        (len(PING) - 1, (b"ping", b'{"type": "ping"}')),
+        (len(stream) - 1, (b"message_stop", b'{"type": "message_stop"}')),
+    ]
+
+
+def test_comments_are_skipped_unless_asked_for_and_then_come_in_order():
+    stream = b": first\n\ndata: 1\n\n:second\ndata: 2\n\n"
+    assert SseParser().feed(stream) == [(b"message", b"1"), (b"message", b"2")]
+    assert SseParser(comments=True).feed(stream) == [
+        (COMMENT, b"first"),
+        (b"message", b"1"),
+        (COMMENT, b"second"),
+        (b"message", b"2"),
+    ]
+
+
+def test_multi_line_data_is_joined_with_line_feeds():
+    assert parse_frames(b"data: a\ndata:\ndata: c\n\n") == [(b"message", b"a\n\nc")]
+
+
+def test_a_last_frame_without_its_blank_line_comes_only_when_the_stream_ends():
+    parser = SseParser()
+    assert parser.feed(PING + b"event: message_stop\ndata: {}") == [(b"ping", b'{"type": "ping"}')]
+    assert parser.feed(b"") == []
+    assert parser.finish() == [(b"message_stop", b"{}")]
+    assert parser.finish() == []
+
+
+def test_blank_lines_before_the_first_frame_end_nothing():
+    assert parse_frames(b"\n\r\n\ndata: x\n\n") == [(b"message", b"x")]
+
+
+def test_a_huge_frame_in_small_chunks_arrives_whole_and_once():
+    data = orjson.dumps({"text": "x" * (8 << 20)})
+    stream = b"event: snapshot\ndata: " + data + b"\n\n" + PING
+    parser = SseParser()
+    chunks = [stream[i : i + 4096] for i in range(0, len(stream), 4096)]
+    frames = feed_all(parser, chunks)
+    assert [event for event, _ in frames] == [b"snapshot", b"ping"]
+    assert frames[0][1] == data
+
+
+def test_a_huge_multi_line_frame_is_joined_whole():
+    lines = [b"%06d" % i for i in range(200_000)]
+    stream = b"".join(b"data: " + line + b"\n" for line in lines) + b"\n"
+    assert SseParser().feed(stream) == [(b"message", b"\n".join(lines))]
+
+
+# -- the writer --------------------------------------------------------------------------------
+
+
+def test_a_frame_is_an_event_line_a_data_line_and_a_blank_line():
+    assert sse.frame(b'{"type": "ping"}', "ping") == PING
+    assert sse.frame(b"[DONE]") == b"data: [DONE]\n\n"
+
+
+def test_data_with_line_breaks_becomes_several_data_lines():
+    assert sse.frame(b"a\nb\r\nc\rd") == b"data: a\ndata: b\ndata: c\ndata: d\n\n"
+
+
+def test_an_event_name_or_comment_with_a_line_break_is_refused():
+    with pytest.raises(ValueError, match="one line"):
+        sse.frame(b"{}", "bad\nname")
+    with pytest.raises(ValueError, match="one line"):
+        sse.comment("two\nlines")
+
+
+def test_a_comment_reads_as_nothing_and_keeps_the_connection_alive():
+    assert sse.KEEPALIVE == b": keepalive\n\n"
+    assert SseParser().feed(sse.KEEPALIVE) == []
+
+
+def test_messages_api_events_are_named_by_their_type():
+    assert sse.message_event({"type": "message_stop"}) == (
+        b'event: message_stop\ndata: {"type":"message_stop"}\n\n'
     )
-    assert o.error == ("overloaded_error", "Overloaded")
-    assert o.finished is False
-    assert o.blocks()[-1] == BlockView("text", "", "Hello")
+    assert parse_frames(sse.error_event("overloaded_error", "Overloaded")) == [
+        (b"error", b'{"type":"error","error":{"type":"overloaded_error","message":"Overloaded"}}')
+    ]
 
 
-def test_malformed_data_is_counted_and_the_stream_still_read():
-    o = ResponseObserver()
-    o.feed(frame(EVENTS[0]))
-    o.feed(b'event: content_block_delta\ndata: {"type": "content_block_delta", "ind\n\n')
-    o.feed(b"data: not json at all\n\n")
-    o.feed(b"".join(frame(e) for e in EVENTS[1:]))
-    assert o.malformed == 2
-    assert o.blocks() == EXPECTED_BLOCKS
-    assert o.finished is True
-
-
-def test_frames_without_data_and_comments_are_ignored():
-    o = ResponseObserver()
-    o.feed(b": keep-alive comment\n\nevent: ping\n\nretry: 100\n\n")
-    assert state(o) == state(ResponseObserver())
-
-
-def test_data_split_over_several_lines_is_joined():
-    o = ResponseObserver()
-    o.feed(b'event: message_stop\ndata: {"type":\ndata: "message_stop"}\n\n')
-    assert o.finished is True
-    assert o.malformed == 0
-
-
-def test_block_text_is_a_tail_of_the_last_characters():
-    o = ResponseObserver()
-    text_block = {"type": "text", "text": ""}
-    o.feed(frame({"type": "content_block_start", "index": 0, "content_block": text_block}))
-    pieces = [f"{i:05d}|" for i in range(3000)]  # 18000 characters
-    for piece in pieces:
-        delta = {"type": "text_delta", "text": piece}
-        o.feed(frame({"type": "content_block_delta", "index": 0, "delta": delta}))
-    text = "".join(pieces)
-    assert o.blocks() == (BlockView("text", "", text[-TAIL_CHARS:]),)
-    assert o.output_estimate == len(text) // 4
-
-
-def test_server_tool_use_blocks_show_as_tool_use():
-    o = ResponseObserver()
-    block = {"type": "server_tool_use", "id": "srvtoolu_1", "name": "web_search", "input": {}}
-    o.feed(frame({"type": "content_block_start", "index": 0, "content_block": block}))
-    delta = {"type": "input_json_delta", "partial_json": '{"query":"x"}'}
-    o.feed(frame({"type": "content_block_delta", "index": 0, "delta": delta}))
-    assert o.blocks() == (BlockView("tool_use", "web_search", '{"query":"x"}'),)
-
-
-# --- read_message ------------------------------------------------------------------------
-
-
-def test_read_message_reads_a_whole_json_response():
-    o = ResponseObserver()
-    o.read_message(
-        {
-            "id": "msg_01",
-            "type": "message",
-            "role": "assistant",
-            "model": "glm-4.6",
-            "content": [
-                {"type": "thinking", "thinking": "hmm", "signature": "sig"},
-                {"type": "text", "text": "Hi there"},
-                {"type": "tool_use", "id": "toolu_1", "name": "Read",
-                 "input": {"file_path": "/tmp/x"}},
-            ],
-            "stop_reason": "tool_use",
-            "stop_sequence": None,
-            "usage": {"input_tokens": 21, "output_tokens": 9,
-                      "cache_creation_input_tokens": 0, "cache_read_input_tokens": 100},
-        }
-    )  # fmt: skip
-
-    assert o.model == "glm-4.6"
-    assert (o.input_tokens, o.output_tokens, o.cache_read_tokens) == (21, 9, 100)
-    assert o.output_estimate == 9
-    assert o.stop_reason == "tool_use"
-    assert o.finished is True
-    assert o.blocks() == (
-        BlockView("thinking", "", "hmm"),
-        BlockView("text", "", "Hi there"),
-        BlockView("tool_use", "Read", '{"file_path":"/tmp/x"}'),
-    )
-
-
-def test_read_message_tolerates_missing_fields():
-    o = ResponseObserver()
-    o.read_message({"content": [None, "x", {"type": "text"}]})
-    assert o.finished is True
-    assert (o.input_tokens, o.output_tokens, o.stop_reason) == (0, 0, "")
-    assert o.blocks() == (BlockView("text", "", ""),)
-
-
-# --- upstream events not shaped as WIRE.md says ------------------------------------------
-
-ODD_EVENTS: list[dict[str, Any]] = [
-    {"type": "content_block_delta", "index": 1, "delta": "oops"},
-    {"type": "content_block_delta", "index": [1], "delta": {"type": "text_delta", "text": "x"}},
-    {"type": "content_block_delta", "index": 1, "delta": {"type": "text_delta", "text": 5}},
-    {"type": "content_block_start", "index": "a", "content_block": {"type": "text"}},
-    {"type": "content_block_start", "index": 1, "content_block": "text"},
-    {"type": "message_start", "message": "oops"},
-    {"type": "message_delta", "delta": {"stop_reason": "tool_use"},
-     "usage": {"output_tokens": "12.5"}},
-    {"type": "message_delta", "delta": {"stop_reason": "tool_use"}, "usage": "lots"},
-    {"type": "message_delta", "delta": "oops"},
-]  # fmt: skip
-
-
-@pytest.mark.parametrize("odd", ODD_EVENTS, ids=lambda e: json.dumps(e))
-def test_an_odd_event_is_counted_as_malformed_and_the_rest_still_read(odd):
-    o = ResponseObserver()
-    o.feed(b"".join(frame(e) for e in EVENTS[:9]))  # through the "Hello" delta
-    o.feed(frame(odd))
-    o.feed(b"".join(frame(e) for e in EVENTS[9:]))
-    assert o.malformed == 1
-    assert o.blocks() == EXPECTED_BLOCKS
-    assert (o.input_tokens, o.output_estimate, o.stop_reason) == (11, 57, "tool_use")
-    assert o.finished is True
-
-
-def test_an_error_event_with_an_odd_error_is_still_an_error():
-    o = ResponseObserver()
-    o.feed(frame({"type": "error", "error": "Overloaded"}))
-    assert o.error == ("api_error", "Overloaded")
-
-
-def test_a_block_start_without_index_keeps_its_text_on_its_own_block():
-    o = ResponseObserver()
-    o.feed(frame({"type": "content_block_start", "index": 0, "content_block": {"type": "text"}}))
-    o.feed(frame({"type": "content_block_start", "content_block": {"type": "text", "text": "B"}}))
-    assert o.blocks() == (BlockView("text", "", ""), BlockView("text", "", "B"))
-
-
-@pytest.mark.parametrize(
-    "message",
-    [
-        {"model": "m", "usage": {"output_tokens": "12.5"}, "content": [{"type": "text"}]},
-        {"model": "m", "usage": "lots", "content": []},
-        {"model": "m", "usage": {"output_tokens": 3}, "content": 7},
-    ],
-    ids=["count", "usage", "content"],
+@given(
+    event=st.none() | st.text(st.characters(blacklist_characters="\r\n"), min_size=1),
+    data=st.binary().filter(lambda b: b"\r" not in b),
 )
-def test_read_message_counts_an_odd_message_as_malformed(message):
-    o = ResponseObserver()
-    o.read_message(message)
-    assert (o.malformed, o.finished, o.model) == (1, True, "m")
-    o.blocks()  # still readable
+def test_what_the_writer_writes_the_parser_reads_back(event, data):
+    written = sse.frame(data, event)
+    assert parse_frames(written) == [((event or "message").encode(), data)]
+    assert complete_length(written) == len(written)
 
 
-def test_read_count_takes_a_whole_count_and_counts_anything_else_as_malformed():
-    o = ResponseObserver()
-    o.read_count({"input_tokens": 42})
-    assert (o.input_tokens, o.malformed) == (42, 0)
-    o.read_count({"input_tokens": "12.5"})
-    assert (o.input_tokens, o.malformed) == (42, 1)
+@given(payload=st.dictionaries(st.text(), st.text() | st.integers(-(2**63), 2**63 - 1)))
+def test_a_json_frame_carries_its_payload(payload):
+    ((event, data),) = SseParser().feed(sse.json_frame(payload, "event"))
+    assert (event, orjson.loads(data)) == (b"event", payload)
+
+
+def reference_frames(stream: bytes) -> list[sse.SseFrame]:
+    """The specification's algorithm, line by line, as plainly as it reads (LF or CRLF)."""
+    frames: list[sse.SseFrame] = []
+    event, data = b"", None
+    for line in stream.replace(b"\r\n", b"\n").split(b"\n")[:-1]:
+        if not line:
+            if data is not None:
+                frames.append((event or b"message", b"\n".join(data)))
+            event, data = b"", None
+            continue
+        name, _, value = line.partition(b":")
+        value = value[1:] if value.startswith(b" ") else value
+        if not name:
+            frames.append((COMMENT, value))
+        elif name == b"data":
+            data = [*(data or []), value]
+        elif name == b"event":
+            event = value
+    return frames
+
+
+# Single lines of every kind, and the frames servers actually write (which the parser
+# reads by a shortcut), so streams mix both.
+LINES = st.sampled_from(
+    [(b"event: ping",), (b"event:x",), (b"event",), (b"data: {}",), (b"data:1",), (b"data",),
+     (b"data:  two",), (b": keepalive",), (b":",), (b"id: 7",), (b"retry: 10",),
+     (b"other: field",), (b"",),
+     (b"event: ping", b'data: {"type": "ping"}', b""), (b"data: {}", b""), (b"event: e", b"data:")]
+).map(list)  # fmt: skip
+
+
+@given(
+    lines=st.lists(LINES, max_size=30).map(lambda groups: [x for g in groups for x in g]),
+    newline=st.sampled_from([b"\n", b"\r\n"]),
+    cuts=st.lists(st.integers(0, 400), max_size=8),
+)
+def test_any_stream_in_any_chunks_reads_as_the_specification_says(lines, newline, cuts):
+    stream = b"".join(line + newline for line in lines) + newline
+    bounds = [0, *sorted(c for c in cuts if c < len(stream)), len(stream)]
+    chunks = [stream[a:b] for a, b in itertools.pairwise(bounds)]
+    assert feed_all(SseParser(comments=True), chunks) == reference_frames(stream)
+
+
+@given(
+    lines=st.lists(LINES, max_size=30).map(lambda groups: [x for g in groups for x in g]),
+    newline=st.sampled_from([b"\n", b"\r\n"]),
+)
+def test_any_stream_fed_frame_by_frame_reads_as_the_specification_says(lines, newline):
+    stream = b"".join(line + newline for line in lines) + newline
+    blank = newline * 2
+    chunks = [frame + blank for frame in stream.split(blank)]
+    assert feed_all(SseParser(comments=True), chunks) == reference_frames(b"".join(chunks))

@@ -1,8 +1,8 @@
-"""Server-sent events: cut a byte stream at frame boundaries, and watch what it says.
+"""What a Messages API response says, read on the side while the proxy relays it.
 
-The proxy forwards bytes untouched; these helpers only decide *where* a chunk may be cut
-(complete frames, so an injected error event is always well-formed) and read usage, stop
-reason and a text tail on the side.
+The proxy forwards bytes untouched; the observer only reads usage, stop reason and a text
+tail of each block for the monitor, from SSE frames (`ccm_tui.sse` cuts and parses them)
+or from one JSON body.
 """
 
 from __future__ import annotations
@@ -12,18 +12,10 @@ from typing import Any
 import orjson
 
 from ccm_tui.events import BlockView
+from ccm_tui.sse import parse_frames
 
 TAIL_CHARS = 4000
 MAX_BLOCKS = 16
-
-
-def split_complete(buffer: bytes) -> int:
-    """Length of the prefix of `buffer` made of complete frames (0 if none is complete)."""
-    end = buffer.rfind(b"\n\n")
-    crlf = buffer.rfind(b"\r\n\r\n")
-    if crlf >= 0 and crlf + 4 > end + 2:
-        return crlf + 4
-    return end + 2 if end >= 0 else 0
 
 
 class _Block:
@@ -67,37 +59,33 @@ class ResponseObserver:
     # streaming ----------------------------------------------------------------------------
 
     def feed(self, frames: bytes) -> None:
-        """`frames` must be whole frames (see `split_complete`)."""
-        for frame in frames.replace(b"\r\n", b"\n").split(b"\n\n"):
-            if frame:
-                self._frame(frame)
-
-    def _frame(self, frame: bytes) -> None:
-        data = b""
-        for line in frame.split(b"\n"):
-            if line.startswith(b"data:"):
-                chunk = line[5:]
-                data = data + b"\n" + chunk.lstrip(b" ") if data else chunk.lstrip(b" ")
-        if not data:
-            return
-        try:
-            event = orjson.loads(data)
-        except orjson.JSONDecodeError:
-            self.malformed += 1
-            return
-        if isinstance(event, dict):
-            # The bytes reach the client whatever they say: an odd event only goes uncounted.
+        """`frames` must be whole frames (`ccm_tui.sse.complete_length` cuts them there),
+        or the last bytes of a stream."""
+        for _, data in parse_frames(frames):
+            if not data:
+                continue
             try:
-                self._event(event)
-            except _UNEXPECTED:
+                event = orjson.loads(data)
+            except orjson.JSONDecodeError:
                 self.malformed += 1
+                continue
+            if isinstance(event, dict):
+                # The bytes reach the client whatever they say: an odd event goes uncounted.
+                try:
+                    self._event(event)
+                except _UNEXPECTED:
+                    self.malformed += 1
 
     def _event(self, event: dict[str, Any]) -> None:
         """Raises one of `_UNEXPECTED` on an event not shaped as WIRE.md says."""
         kind = event.get("type")
         if kind == "content_block_delta":
-            block = self._blocks.get(_index(event, 0))
-            delta = _obj(event.get("delta"))
+            # The most frequent event by far: its usual shape skips the checking helpers.
+            index = event.get("index", 0)
+            block = self._blocks.get(index if type(index) is int else _index(event, 0))
+            delta = event.get("delta")
+            if type(delta) is not dict:
+                delta = _obj(delta)
             text = delta.get("text") or delta.get("thinking") or delta.get("partial_json") or ""
             if not isinstance(text, str):
                 raise TypeError("delta text is not a string")
