@@ -186,12 +186,13 @@ class RemoteControl:
 
     async def _post(self, path: str) -> str:
         shown = display_url(self.url)
-        headers = {ORIGIN_HEADER: self.origin}
+        # JSON, as the proxy requires of every POST: no web page can send that unasked.
+        headers = {ORIGIN_HEADER: self.origin, "Content-Type": "application/json"}
         if self.key:
             headers[KEY_HEADER] = self.key
         try:
             response = await self.client.post(
-                self.url + path, headers=headers, timeout=self.timeout
+                self.url + path, headers=headers, content=b"{}", timeout=self.timeout
             )
         except httpx.TransportError as err:
             raise ActionRefused(

@@ -26,6 +26,19 @@ _SECRET_IN_TEXT = re.compile(
 )
 
 
+def safe_text(text: str) -> str:
+    """`text` as valid Unicode whatever bytes it came from. aiohttp reads header bytes that
+    are not UTF-8 as lone surrogates, which no JSON encoder takes: they become U+FFFD here,
+    before a header value is stored or echoed anywhere."""
+    if text.isascii():
+        return text
+    try:
+        raw = text.encode("utf-8", "surrogateescape")
+    except UnicodeEncodeError:  # a surrogate no byte decodes to
+        raw = text.encode("utf-8", "replace")
+    return raw.decode("utf-8", "replace")
+
+
 def mask(secret: str | None) -> str:
     """`sk-ant-api03-…x7Qd`: enough to tell keys apart, never enough to use one."""
     if not secret:
@@ -58,7 +71,8 @@ def mask_headers(
     """Headers as safe to show. Not cached: the key would have to be every value (Content-Length
     differs per request), so a cache never hit, and it kept raw secrets in memory."""
     out: list[tuple[str, str]] = []
-    for name, value in headers.items() if isinstance(headers, Mapping) else headers:
+    for name, raw in headers.items() if isinstance(headers, Mapping) else headers:
+        value = safe_text(raw)
         lower = name.lower()
         if lower in SECRET_HEADERS:
             if lower in ("authorization", "proxy-authorization") and " " in value:

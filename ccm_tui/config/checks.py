@@ -122,6 +122,14 @@ def model_names(value: list[Any]) -> tuple[str, ...]:
     return tuple(value)
 
 
+def host_names(value: list[Any]) -> tuple[str, ...]:
+    """Host names as a request's Host header carries them (no port), compared lower-case."""
+    wrong = next((v for v in value if not isinstance(v, str) or not v.strip()), None)
+    if wrong is not None:
+        raise Invalid(f"expected a list of host names, found {shown(wrong)} in it")
+    return tuple(v.strip().lower().rstrip(".") for v in value)
+
+
 def names(values: list[str]) -> str:
     """Names for a "(defined: …)" list."""
     return ", ".join(shown_key(v) for v in values) or "none"

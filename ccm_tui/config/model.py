@@ -38,6 +38,11 @@ class Timeouts:
     api_ms: int = field(default=600_000, metadata=_ms("api_timeout_ms"))
     first_byte_ms: int = field(default=60_000, metadata=_ms("first_byte_timeout_ms"))
     stream_idle_ms: int = field(default=120_000, metadata=_ms("stream_idle_timeout_ms"))
+    # A client's side: the request line and headers must arrive within header_ms of their
+    # first byte, and a body may pause at most body_ms between two chunks (a slow upload
+    # that keeps coming is never cut; the response side has no such limit).
+    header_ms: int = field(default=10_000, metadata=_ms("header_timeout_ms"))
+    body_ms: int = field(default=30_000, metadata=_ms("body_timeout_ms"))
 
 
 @dataclass(frozen=True, slots=True)
@@ -52,6 +57,13 @@ class ServerConfig:
         default=None, metadata=key("a string", env=True, check=checks.blank_is_none)
     )
     log_level: str = field(default="info", metadata=key("a log level"))
+    # Host names (beyond loopback and the bound address) a request's Host may carry.
+    allowed_hosts: tuple[str, ...] = field(
+        default=(), metadata=key("a list of host names", list, check=checks.host_names)
+    )
+    max_connections: int = field(
+        default=256, metadata=key("a number of connections", int, check=checks.at_least_one)
+    )
     timeouts: Timeouts = field(default_factory=Timeouts, metadata=table(Timeouts))
 
 

@@ -32,6 +32,7 @@ HOP_BY_HOP = frozenset(
         "host",
         "content-length",
         "accept-encoding",
+        "content-encoding",  # the proxy's server decoded the body: it goes upstream plain
     }
 )
 PROXY_ONLY = frozenset({"x-ccm-key", "x-provider"})
@@ -71,7 +72,8 @@ def matches_secret(value: str, secret: str | None) -> bool:
     if not secret:
         return False
     candidate = value[7:] if value[:7].lower() == "bearer " else value
-    return hmac.compare_digest(candidate.encode(), secret.encode())
+    # A header's bytes that are not UTF-8 arrive as lone surrogates: compare them as bytes.
+    return hmac.compare_digest(candidate.encode("utf-8", "surrogateescape"), secret.encode())
 
 
 def merge_beta(value: str | None, add: str | None = None, remove: str | None = None) -> str:

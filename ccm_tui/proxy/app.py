@@ -22,14 +22,13 @@ from ccm_tui.config import Config, listen_refusal
 from ccm_tui.events import EventBus
 from ccm_tui.monitor import MonitorState
 from ccm_tui.proxy.admin import add_admin_routes
-from ccm_tui.proxy.body import BodyError, parse_body
-from ccm_tui.proxy.errors import error_response
+from ccm_tui.proxy.body import BodyError, parse_body, read_body
+from ccm_tui.proxy.connections import GuardedRunner
+from ccm_tui.proxy.errors import closing_error, error_response
 from ccm_tui.proxy.forward import Forwarder
-from ccm_tui.proxy.guard import admission
+from ccm_tui.proxy.guard import MAX_BODY, admission
 from ccm_tui.proxy.routing import RoutingError, route
 from ccm_tui.proxy.upstreams import Upstreams
-
-MAX_BODY = 64 * 1024 * 1024  # the Messages API takes up to 32 MB
 
 
 class StartupError(Exception):
@@ -55,6 +54,7 @@ class Proxy:
         self._runner: web.AppRunner | None = None
         self.started_at = time.time()
         self.url = ""
+        self.bound_host = config.server.host  # what start() listens on
         self.app = build_app(self)
 
     @property
@@ -86,8 +86,14 @@ class Proxy:
         self._forwarder = Forwarder(
             self.upstreams, self.bus, self._session, self.actions.switch_automatically
         )
-        self._runner = web.AppRunner(
-            self.app, handler_cancellation=True, access_log=None, shutdown_timeout=3.0
+        self.bound_host = host
+        self._runner = GuardedRunner(
+            self.app,
+            lambda: self.config.server,
+            handler_cancellation=True,
+            auto_decompress=False,  # request bodies: proxy/decoding.py, strictly
+            access_log=None,
+            shutdown_timeout=3.0,
         )
         await self._runner.setup()
         site = web.TCPSite(self._runner, host, port, reuse_address=True)
@@ -124,7 +130,7 @@ class Proxy:
 def build_app(proxy: Proxy) -> web.Application:
     app = web.Application(
         client_max_size=MAX_BODY,
-        middlewares=[admission(lambda: proxy.config.server.api_key)],
+        middlewares=[admission(proxy)],
     )
 
     async def messages(request: web.Request) -> web.StreamResponse:
@@ -135,14 +141,15 @@ def build_app(proxy: Proxy) -> web.Application:
 
     async def _inference(request: web.Request, count_tokens: bool) -> web.StreamResponse:
         try:
-            raw = await request.read()
-        except web.HTTPRequestEntityTooLarge:
-            return error_response(413, f"request body is larger than {MAX_BODY >> 20} MB")
+            body_s = proxy.config.server.timeouts.body_ms / 1000
+            raw = await read_body(request, MAX_BODY, body_s)
+        except BodyError as err:
+            return closing_error(err.status, str(err))
         try:
             body = parse_body(raw)
             decision = route(proxy.config, body, len(raw), request.headers.get("x-provider"))
         except BodyError as err:
-            return error_response(400, str(err))
+            return error_response(err.status, str(err))
         except RoutingError as err:
             return error_response(err.status, err.message)
         forwarder = proxy.forwarder

@@ -8,12 +8,17 @@ found unambiguously; only when it cannot is the parsed body serialised again.
 
 from __future__ import annotations
 
+import asyncio
 import gc
 import json
 import re
 from typing import Any
 
 import orjson
+from aiohttp import web
+from aiohttp.http_exceptions import HttpProcessingError
+
+from ccm_tui.proxy.decoding import DECODERS, DecodeError, TooLarge
 
 _STRING = re.compile(rb'"(?:[^"\\]|\\.)*"', re.DOTALL)
 _COLON = re.compile(rb"\s*:\s*")
@@ -26,7 +31,46 @@ _ESCAPED_KEY = re.compile(
 
 
 class BodyError(ValueError):
-    """The body is not a JSON object the Messages API could accept."""
+    """The body is not a JSON object the Messages API could accept (400), or it could not
+    be read: too large (413), stopped coming (408), not decodable (400)."""
+
+    def __init__(self, message: str, status: int = 400) -> None:
+        super().__init__(message)
+        self.status = status
+
+
+async def read_body(request: web.Request, limit: int, idle_s: float) -> bytes:
+    """The whole body, decoded from its Content-Encoding (the guard admitted only those
+    `decoding` knows). It may pause at most `idle_s` between chunks: a slow upload that
+    keeps coming is read to its end, one that stops is not waited for."""
+    content = request.content
+    encoding = request.headers.get("Content-Encoding", "").strip().lower()
+    make = DECODERS.get(encoding)
+    decoder = make(limit) if make is not None else None
+    loop = asyncio.get_running_loop()
+    body = bytearray()
+    try:
+        async with asyncio.timeout(idle_s) as deadline:
+            while chunk := await content.readany():
+                body += chunk if decoder is None else decoder.feed(chunk)
+                if len(body) > limit:
+                    raise TooLarge
+                deadline.reschedule(loop.time() + idle_s)
+        if decoder is not None:
+            decoder.finish()
+    except TooLarge:
+        raise BodyError(f"request body is larger than {limit >> 20} MB", 413) from None
+    except TimeoutError:
+        raise BodyError(
+            f"the request body stopped coming for {idle_s:g} s "
+            "(server.timeouts.body_timeout_ms)",
+            408,
+        ) from None
+    except DecodeError as err:
+        raise BodyError(f"request body is not valid {encoding}: {err}") from None
+    except (web.RequestPayloadError, HttpProcessingError) as err:
+        raise BodyError(f"request body cannot be read: {err.__cause__ or err}") from None
+    return bytes(body)
 
 
 def parse_body(raw: bytes) -> dict[str, Any]:

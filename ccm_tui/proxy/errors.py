@@ -9,6 +9,7 @@ import orjson
 from aiohttp import web
 
 from ccm_tui.apierrors import error_body, error_type_for
+from ccm_tui.masking import safe_text
 
 
 def error_response(
@@ -19,7 +20,7 @@ def error_response(
     headers: Mapping[str, str] | None = None,
     extra: Mapping[str, Any] | None = None,
 ) -> web.Response:
-    body = error_body(error_type or error_type_for(status), message, extra)
+    body = error_body(error_type or error_type_for(status), safe_text(message), extra)
     return web.Response(
         status=status,
         body=orjson.dumps(body),
@@ -28,4 +29,24 @@ def error_response(
     )
 
 
-__all__ = ["error_body", "error_response", "error_type_for"]
+def closing_error(status: int, message: str) -> web.Response:
+    """An error after which the connection closes at once, the rest of the request unread
+    (a body too large to read, or one that stopped coming): `connections` skips aiohttp's
+    lingering read for it."""
+    response = error_response(status, message)
+    response.force_close()
+    return response
+
+
+def error_bytes(status: int, reason: str, message: str) -> bytes:
+    """A whole HTTP/1.1 error answer, for a connection that has no request to answer
+    through (headers that never ended, no room for another connection)."""
+    body = orjson.dumps(error_body(error_type_for(status), message))
+    head = (
+        f"HTTP/1.1 {status} {reason}\r\nContent-Type: application/json\r\n"
+        f"Content-Length: {len(body)}\r\nConnection: close\r\n\r\n"
+    )
+    return head.encode() + body
+
+
+__all__ = ["closing_error", "error_body", "error_bytes", "error_response", "error_type_for"]

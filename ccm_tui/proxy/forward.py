@@ -27,7 +27,7 @@ from ccm_tui.events import (
     Failure,
     RequestStarted,
 )
-from ccm_tui.masking import mask_headers, mask_text
+from ccm_tui.masking import mask_headers, mask_text, safe_text
 from ccm_tui.providers.registry import WireFormat
 from ccm_tui.proxy.credentials import CredentialUnavailable, Verdict
 from ccm_tui.proxy.errors import error_body, error_response, error_type_for
@@ -120,7 +120,7 @@ class Forwarder:
                 stream=stream,
                 message_count=len(messages) if isinstance(messages, list) else 0,
                 tool_count=len(tools) if isinstance(tools, list) else 0,
-                user_agent=mask_text(request.headers.get("User-Agent", "")),
+                user_agent=mask_text(safe_text(request.headers.get("User-Agent", ""))),
                 headers=mask_headers(request.headers.items()),
             )
         )

@@ -136,7 +136,7 @@ def route(config: Config, body: dict[str, Any], body_size: int, pin: str | None 
         if provider is None:
             raise RoutingError(
                 400,
-                f"x-provider: no provider named {pin} "
+                f"x-provider: no provider named {pin[:100]} "
                 f"(configured: {', '.join(p.name for p in config.providers)})",
             )
         pinned = tuple(c for c in candidates if c.provider.name == pin)
