@@ -32,15 +32,21 @@ async def test_a_non_utf8_header_never_breaks_the_state_or_the_watchers(proxy, h
     await writer.drain()
     try:
         answer = await send(proxy.url, "POST", "/v1/messages", [*JSON, (header, value)], MESSAGE)
-        assert answer.status < 500, answer.body[:300]
         state = await state_is_readable(proxy)
-        assert state["requests"], "the request is in the history"
+        refused = b"\x00" in value
+        if refused:
+            # RFC 9110 forbids NUL in a field value: the HTTP parser refuses the request
+            # before it is one, in the API's error shape.
+            assert_anthropic_error(answer, 400)
+        else:
+            assert answer.status < 500, answer.body[:300]
+            assert state["requests"], "the request is in the history"
         again = await send(proxy.url, "POST", "/v1/messages", JSON, MESSAGE)
         assert again.status == 200
         # The watcher connected before the odd request still gets events after it.
         seen = b""
         async with asyncio.timeout(5):
-            while seen.count(b"RequestFinished") < 2:
+            while seen.count(b"RequestFinished") < (1 if refused else 2):
                 chunk = await reader.read(65536)
                 assert chunk, "the event stream ended"
                 seen += chunk
