@@ -10,6 +10,8 @@ import pytest
 from ccm_tui.events import Event
 from ccm_tui.sim import Simulator
 
+# The content type the proxy requires of every POST (a web page cannot send it unasked).
+JSON = {"Content-Type": "application/json"}
 HELLO = [{"role": "user", "content": "Hello"}]
 # A tool with one required parameter (the simulator fills it in when the tool is forced).
 WEATHER = {

@@ -62,8 +62,7 @@ async def read_body(request: web.Request, limit: int, idle_s: float) -> bytes:
         raise BodyError(f"request body is larger than {limit >> 20} MB", 413) from None
     except TimeoutError:
         raise BodyError(
-            f"the request body stopped coming for {idle_s:g} s "
-            "(server.timeouts.body_timeout_ms)",
+            f"the request body stopped coming for {idle_s:g} s (server.timeouts.body_timeout_ms)",
             408,
         ) from None
     except DecodeError as err:

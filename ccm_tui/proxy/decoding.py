@@ -41,7 +41,9 @@ class ZlibDecoder:
     def _new(self, first: bytes) -> zlib._Decompress:
         if self._gzip:
             return zlib.decompressobj(16 + zlib.MAX_WBITS)
-        zlib_wrapped = len(first) >= 2 and first[0] & 0x0F == 8 and (first[0] << 8 | first[1]) % 31 == 0
+        zlib_wrapped = (
+            len(first) >= 2 and first[0] & 0x0F == 8 and (first[0] << 8 | first[1]) % 31 == 0
+        )
         return zlib.decompressobj(zlib.MAX_WBITS if zlib_wrapped else -zlib.MAX_WBITS)
 
     def feed(self, data: bytes) -> bytes:

@@ -51,7 +51,8 @@ class ResponseObserver:
         self.model = ""
         self.finished = False  # message_stop seen
         self.error: tuple[str, str] | None = None  # (type, message) of an `event: error`
-        self.malformed = 0
+        self.malformed = 0  # events not JSON, or not shaped as WIRE.md says
+        self.unreadable = 0  # of those, data that is not JSON at all: a broken stream
         self._blocks: dict[int, _Block] = {}
         self._chars = 0
         self._usage_reported = False
@@ -68,6 +69,7 @@ class ResponseObserver:
                 event = orjson.loads(data)
             except orjson.JSONDecodeError:
                 self.malformed += 1
+                self.unreadable += 1
                 continue
             if isinstance(event, dict):
                 # The bytes reach the client whatever they say: an odd event goes uncounted.

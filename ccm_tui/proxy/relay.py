@@ -232,10 +232,10 @@ class Relay:
             await _end(out)
             message = f"upstream error mid-stream: {observer.error[1]}"
             return Outcome.delivered(Failure.STREAM_ERROR, out, out.status, observer, message)
-        if observer.malformed:
+        if observer.unreadable:
             # Every byte went through as it came; the client still learns it was broken.
             return await self._broken(
-                out, observer, f"upstream sent {observer.malformed} malformed SSE event(s)"
+                out, observer, f"upstream sent {observer.unreadable} malformed SSE event(s)"
             )
         if not observer.finished:
             return await self._broken(

@@ -56,7 +56,7 @@ async def test_admin_derive_key_switches_the_running_proxy_at_once_and_saves_it(
     gateway = await start_gateway(config_path)
     before = config_path.read_bytes()
 
-    answer = await http.post(f"{gateway.proxy.url}/_ccm/providers/{NAME}/derive-key")
+    answer = await http.post(f"{gateway.proxy.url}/_ccm/providers/{NAME}/derive-key", json={})
 
     assert answer.status_code == 200
     key = stored(store)["api_key"]
@@ -84,7 +84,7 @@ async def test_admin_derive_key_refused_for_scope_answers_409_and_stays_on_oauth
     gateway = await start_gateway(config_path)
     before = config_path.read_bytes()
 
-    answer = await http.post(f"{gateway.proxy.url}/_ccm/providers/{NAME}/derive-key")
+    answer = await http.post(f"{gateway.proxy.url}/_ccm/providers/{NAME}/derive-key", json={})
 
     assert answer.status_code == 409
     assert answer.json()["ok"] is False

@@ -155,7 +155,7 @@ async def test_the_monitor_log_file_shows_tokens_and_keys_only_masked(
     assert text_of(await send_cc(http, url)) == sim.text(NAME)  # a refresh
     refreshed = stored(store)
     secrets += [refreshed["access_token"], refreshed["refresh_token"]]
-    assert (await http.post(f"{url}/_ccm/providers/{NAME}/derive-key")).status_code == 200
+    assert (await http.post(f"{url}/_ccm/providers/{NAME}/derive-key", json={})).status_code == 200
     key = stored(store)["api_key"]
     secrets.append(key)
     # An upstream that echoes the credential back in its error, twice (re-derived between).
@@ -164,7 +164,7 @@ async def test_the_monitor_log_file_shows_tokens_and_keys_only_masked(
     secrets.append(stored(store)["api_key"])
     # Back on OAuth: a token the server expired, and a token endpoint echoing the refresh token.
     sim.scenario(NAME)
-    assert (await http.post(f"{url}/_ccm/providers/{NAME}/use-oauth")).status_code == 200
+    assert (await http.post(f"{url}/_ccm/providers/{NAME}/use-oauth", json={})).status_code == 200
     sim.expire(refreshed["access_token"])
     sim.scenario(
         "oauth",

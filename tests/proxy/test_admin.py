@@ -133,18 +133,18 @@ async def test_events_stream_starts_with_a_snapshot_then_carries_events(sim, pro
 
 async def test_admin_actions_switch_providers(sim, proxy):
     async with aiohttp.ClientSession() as session:
-        async with session.post(proxy.url + "/_ccm/providers/primary/disable") as r:
+        async with session.post(proxy.url + "/_ccm/providers/primary/disable", json={}) as r:
             assert (await r.json())["ok"] is True
         assert not proxy.upstreams.is_enabled("primary")
-        async with session.post(proxy.url + "/_ccm/providers/primary/enable") as r:
+        async with session.post(proxy.url + "/_ccm/providers/primary/enable", json={}) as r:
             assert r.status == 200
-        async with session.post(proxy.url + "/_ccm/providers/nobody/enable") as r:
+        async with session.post(proxy.url + "/_ccm/providers/nobody/enable", json={}) as r:
             assert r.status == 404
     assert proxy.upstreams.is_enabled("primary")
 
 
 async def post(proxy, path: str) -> tuple[int, dict]:
-    async with aiohttp.ClientSession() as session, session.post(proxy.url + path) as r:
+    async with aiohttp.ClientSession() as session, session.post(proxy.url + path, json={}) as r:
         return r.status, await r.json()
 
 
@@ -181,7 +181,7 @@ async def test_reset_clears_counters_and_closes_the_breaker(sim, proxy):
     await client.messages.create(model="sonnet", max_tokens=8, messages=HELLO)
     async with (
         aiohttp.ClientSession() as session,
-        session.post(proxy.url + "/_ccm/providers/primary/reset") as r,
+        session.post(proxy.url + "/_ccm/providers/primary/reset", json={}) as r,
     ):
         assert r.status == 200
     primary = proxy.state.snapshot()["providers"]["primary"]
@@ -195,7 +195,7 @@ async def test_a_bad_config_on_reload_is_reported_and_the_old_one_kept(sim, prox
     proxy.config.path.write_text(proxy.config.path.read_text() + "\n[[models]]\nname = 3\n")
     async with (
         aiohttp.ClientSession() as session,
-        session.post(proxy.url + "/_ccm/reload") as r,
+        session.post(proxy.url + "/_ccm/reload", json={}) as r,
     ):
         body = await r.json()
     assert r.status == 422

@@ -13,7 +13,7 @@ from ccm_tui.actions import Action
 from ccm_tui.events import AttemptFailed, BreakerState, Failure, RequestFinished
 from ccm_tui.sim import Simulator
 
-from support import EITHER_FIRST, HELLO, two_provider_config, with_formats
+from support import EITHER_FIRST, HELLO, JSON, two_provider_config, with_formats
 
 MODEL = "claude-sonnet-9"
 
@@ -324,7 +324,7 @@ async def test_unknown_model_is_404_naming_the_configured_models(sim, proxy):
 async def test_malformed_request_gets_an_anthropic_shaped_400(proxy, raw, fragment):
     async with (
         aiohttp.ClientSession() as session,
-        session.post(proxy.url + "/v1/messages", data=raw) as response,
+        session.post(proxy.url + "/v1/messages", data=raw, headers=JSON) as response,
     ):
         body = await response.json()
     assert response.status == 400

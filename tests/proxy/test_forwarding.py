@@ -20,7 +20,7 @@ from ccm_tui.proxy.app import Proxy
 from ccm_tui.sim import Simulator, wire
 from ccm_tui.sim.reply import tool_input
 
-from support import EITHER_FIRST, HELLO, WEATHER, two_provider_config
+from support import EITHER_FIRST, HELLO, JSON, WEATHER, two_provider_config
 
 # A copy of ../shared/fixtures/claude-code-request.json: one real Claude Code request.
 FIXTURE = Path(__file__).parents[1] / "fixtures" / "claude-code-request.json"
@@ -369,7 +369,7 @@ async def test_large_body_is_forwarded_whole(sim, proxy, stream):
         body["stream"] = True
     async with (
         aiohttp.ClientSession() as session,
-        session.post(f"{proxy.url}/v1/messages", data=orjson.dumps(body)) as response,
+        session.post(f"{proxy.url}/v1/messages", data=orjson.dumps(body), headers=JSON) as response,
     ):
         await response.read()
     assert response.status == 200
@@ -389,7 +389,7 @@ async def test_subagent_tag_routes_and_is_removed_before_upstream(sim, proxy):
     )
     async with (
         aiohttp.ClientSession() as session,
-        session.post(f"{proxy.url}/v1/messages", data=raw) as response,
+        session.post(f"{proxy.url}/v1/messages", data=raw, headers=JSON) as response,
     ):
         await response.read()
     assert response.status == 200
