@@ -91,34 +91,47 @@ async def test_failure_before_first_byte_fails_over(sim, proxy, fault, failure, 
     assert counts[failure.value] == 1
 
 
-async def test_connection_refused_is_a_connect_error(sim, make_proxy):
+async def reply_text(proxy, stream: bool) -> str:
+    """The answer's text, asked for as a stream or as one JSON body."""
+    if stream:
+        async with client(proxy).messages.stream(model=MODEL, max_tokens=8, messages=HELLO) as s:
+            return "".join([t async for t in s.text_stream])
+    reply = await client(proxy).messages.create(model=MODEL, max_tokens=8, messages=HELLO)
+    return reply.content[0].text
+
+
+@pytest.mark.parametrize("stream", [False, True], ids=["json", "stream"])
+async def test_connection_refused_is_a_connect_error(sim, make_proxy, stream):
     config = two_provider_config(sim).replace(sim.url("primary"), f"http://127.0.0.1:{free_port()}")
     proxy = await make_proxy(config)
-    reply = await client(proxy).messages.create(model=MODEL, max_tokens=8, messages=HELLO)
-    assert reply.content[0].text == sim.text("secondary")
+    assert await reply_text(proxy, stream) == sim.text("secondary")
     assert proxy.log.of(AttemptFailed)[0].failure is Failure.CONNECT_ERROR
 
 
-async def test_no_first_byte_within_the_timeout_fails_over(sim, make_proxy):
+@pytest.mark.parametrize("stream", [False, True], ids=["json", "stream"])
+async def test_no_first_byte_within_the_timeout_fails_over(sim, make_proxy, stream):
+    # A stream waits first_byte_timeout_ms for its first byte; a JSON answer api_timeout_ms.
+    limits = "first_byte_timeout_ms = 300" if stream else "api_timeout_ms = 300"
     proxy = await make_proxy(
         two_provider_config(sim, extra="").replace(
-            "port = 0", "port = 0\n[server.timeouts]\nfirst_byte_timeout_ms = 300"
+            "port = 0", f"port = 0\n[server.timeouts]\n{limits}"
         )
     )
     sim.scenario("primary", first_byte_delay_ms=5000)
-    async with client(proxy).messages.stream(model=MODEL, max_tokens=8, messages=HELLO) as s:
-        text = "".join([t async for t in s.text_stream])
-    assert text == sim.text("secondary")
+    assert await reply_text(proxy, stream) == sim.text("secondary")
     failed = proxy.log.of(AttemptFailed)[0]
     assert failed.failure is Failure.TIMEOUT
     assert "0.3 s" in failed.message
 
 
 @EITHER_FIRST
-async def test_client_error_is_returned_as_an_invalid_request_error_and_not_failed_over(sim, proxy):
+@pytest.mark.parametrize("stream", [False, True], ids=["json", "stream"])
+async def test_client_error_is_returned_as_an_invalid_request_error_and_not_failed_over(
+    sim, proxy, stream
+):
     sim.scenario("primary", status=400, error_message="max_tokens: must be at least 1")
     with pytest.raises(anthropic.BadRequestError) as caught:
-        await client(proxy).messages.create(model=MODEL, max_tokens=8, messages=HELLO)
+        await reply_text(proxy, stream)
     body = caught.value.body
     assert body["type"] == "error"
     assert body["error"] == {

@@ -141,3 +141,61 @@ async def test_past_the_cap_a_connection_with_nothing_idle_to_evict_is_refused(s
     finally:
         for _, w in busy:
             w.close()
+
+
+async def test_a_slow_upload_that_keeps_coming_is_read_whole(sim, strict):
+    # body_timeout_ms = 800 bounds a pause, not the upload: 6 pieces 400 ms apart take 2 s.
+    reader, writer = await open_raw(strict)
+    host = strict.url.removeprefix("http://")
+    writer.write(
+        f"POST /v1/messages HTTP/1.1\r\nHost: {host}\r\nContent-Type: application/json\r\n"
+        f"Content-Length: {len(MESSAGE)}\r\nConnection: close\r\n\r\n".encode()
+    )
+    started = time.monotonic()
+    step = -(-len(MESSAGE) // 6)
+    try:
+        for start in range(0, len(MESSAGE), step):
+            writer.write(MESSAGE[start : start + step])
+            await writer.drain()
+            await asyncio.sleep(0.4)
+        data = await answer_within(reader, 5)
+    finally:
+        writer.close()
+    assert time.monotonic() - started > 0.8 * 2
+    answer = parse_response(data)
+    assert answer.status == 200, answer.body[:300]
+    assert sim.requests("primary")[-1].json()["messages"] == HELLO
+
+
+async def test_a_stream_longer_than_every_read_timeout_is_relayed_whole(sim, strict):
+    # The response side has no deadline but the upstream's own idle one: a 2.4 s stream
+    # through a proxy whose header and body deadlines are 0.8 s ends with message_stop.
+    sim.scenario("primary", event_interval_ms=300)
+    body = orjson.dumps({"model": "sonnet", "max_tokens": 8, "messages": HELLO, "stream": True})
+    started = time.monotonic()
+    answer = await send(
+        strict.url, "POST", "/v1/messages", {"Content-Type": "application/json"}, body
+    )
+    assert time.monotonic() - started > 0.8 * 2
+    assert answer.status == 200
+    assert answer.body.rstrip().endswith(b'data: {"type":"message_stop"}'), answer.body[-200:]
+
+
+async def test_an_idle_keep_alive_connection_outlives_the_header_timeout(strict):
+    # header_timeout_ms bounds a head that has begun; a connection between requests is not
+    # sending one (clients keep them open to reuse).
+    reader, writer = await open_raw(strict)
+    host = strict.url.removeprefix("http://")
+    probe = f"GET /health HTTP/1.1\r\nHost: {host}\r\n\r\n".encode()
+    try:
+        for _ in range(2):
+            writer.write(probe)
+            await writer.drain()
+            async with asyncio.timeout(5):
+                head = await reader.readuntil(b"\r\n\r\n")
+                length = int(head.lower().split(b"content-length: ")[1].split(b"\r\n")[0])
+                await reader.readexactly(length)
+            assert head.startswith(b"HTTP/1.1 200"), head
+            await asyncio.sleep(1.2)  # idle longer than header_timeout_ms
+    finally:
+        writer.close()
