@@ -15,6 +15,8 @@ from ccm_tui.events import AuthMode
 from ccm_tui.providers.registry import PROVIDER_TYPES, KeyHeader, lookup
 
 _URL = re.compile(r"^https?://[^/\s]+")
+# A name or an IPv4 address (a Host header's, without its port), or an IPv6 one in brackets.
+_HOST_NAME = re.compile(r"\s*(?:[A-Za-z0-9_.-]+|\[[0-9A-Fa-f:.]+\])\s*")
 _AUTH_ALIASES = {"api_key": "apikey", "bearer": "apikey"}
 
 
@@ -124,10 +126,10 @@ def model_names(value: list[Any]) -> tuple[str, ...]:
 
 def host_names(value: list[Any]) -> tuple[str, ...]:
     """Host names as a request's Host header carries them (no port), compared lower-case."""
-    wrong = next((v for v in value if not isinstance(v, str) or not v.strip()), None)
+    wrong = next((v for v in value if not isinstance(v, str) or not _HOST_NAME.fullmatch(v)), None)
     if wrong is not None:
-        raise Invalid(f"expected a list of host names, found {shown(wrong)} in it")
-    return tuple(v.strip().lower().rstrip(".") for v in value)
+        raise Invalid(f"expected a list of host names (no port), found {shown(wrong)} in it")
+    return tuple(v.strip().strip("[]").lower().rstrip(".") for v in value)
 
 
 def names(values: list[str]) -> str:

@@ -44,12 +44,17 @@ async def read_body(request: web.Request, limit: int, idle_s: float) -> bytes:
     `decoding` knows). It may pause at most `idle_s` between chunks: a slow upload that
     keeps coming is read to its end, one that stops is not waited for."""
     content = request.content
+    encoding = request.headers.get("Content-Encoding", "").strip().lower()
+    make = DECODERS.get(encoding)
+    if make is None and content.is_eof():  # all of it here already: nothing to wait for
+        whole = content.read_nowait()
+        if len(whole) > limit:
+            raise BodyError(f"request body is larger than {limit >> 20} MB", 413)
+        return whole
     # As aiohttp's own `read` does: the connection is not paused every 64 kB meanwhile.
     set_chunk_size = getattr(content, "set_read_chunk_size", None)  # aiohttp 3.13+
     if set_chunk_size is not None:
         set_chunk_size(limit)
-    encoding = request.headers.get("Content-Encoding", "").strip().lower()
-    make = DECODERS.get(encoding)
     decoder = make(limit) if make is not None else None
     loop = asyncio.get_running_loop()
     chunks: list[bytes] = []  # joined once at the end: one copy of the body, not two

@@ -110,14 +110,13 @@ class ClientConnection(RequestHandler):
     ) -> web.StreamResponse:
         """aiohttp's own errors (the parser's, an exception past every route) in the API's
         shape; aiohttp's answer is built only for its logging and its checks."""
-        plain = super().handle_error(request, status, exc, message)
+        super().handle_error(request, status, exc, message)  # logs; raises if too late
         if status >= 500:
             text = "ccm-tui: internal error (see the proxy's log)"
         else:
             text = f"ccm-tui: malformed HTTP request: {message or HTTPStatus(status).phrase}"
         response = error_response(status, text)
         response.force_close()
-        del plain
         return response
 
     async def finish_response(

@@ -12,7 +12,7 @@ HEAD probes and unserved paths stay open: they neither act nor tell anything.
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Protocol
 from urllib.parse import urlsplit
 
@@ -35,6 +35,7 @@ OPEN_ROUTES = frozenset({"/health", "/", "/api/hello", "/{tail}"})
 # Fetch metadata a browser sets on a request another site's page made.
 FOREIGN_FETCH_SITES = frozenset({"cross-site", "same-site"})
 MAX_BODY = 64 * 1024 * 1024  # the Messages API takes up to 32 MB
+KNOWN_HOSTS = 64
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
@@ -55,6 +56,9 @@ class HostRule:
     connection arrived on."""
 
     names: frozenset[str]
+    # `Host` values admitted by name: a client sends the same one every time, so the check
+    # is one lookup on the hot path.
+    known: dict[str, bool] = field(default_factory=dict, compare=False)
 
     @staticmethod
     def of(server: ServerConfig, bound_host: str) -> HostRule:
@@ -62,6 +66,18 @@ class HostRule:
 
     def admits(self, name: str, local_address: str | None) -> bool:
         return name in self.names or is_loopback(name) or name == local_address
+
+    def admits_host(self, authority: str, local: Callable[[], str | None]) -> bool:
+        """Whether a `Host` header names this proxy (`local` gives the connection's own
+        address, asked only for a name the rule does not know)."""
+        if authority in self.known:
+            return True
+        name = host_of(authority)
+        if name in self.names or is_loopback(name):
+            if len(self.known) < KNOWN_HOSTS:
+                self.known[authority] = True
+            return True
+        return name == local()
 
 
 def has_proxy_key(headers: CIMultiDictProxy[str], key: str | None) -> bool:
@@ -119,15 +135,13 @@ def _foreign(request: web.Request, rule: HostRule) -> str | None:
     """Why a browser page that is not the proxy's own may have sent this, or None."""
     headers = request.headers
     authority = headers.get("Host")
-    if authority is not None:
-        local = request.transport.get_extra_info("sockname") if request.transport else None
+    if authority is not None and not rule.admits_host(authority, lambda: _local_address(request)):
         name = host_of(authority)
-        if not rule.admits(name, local[0] if local else None):
-            return (
-                f"ccm-tui: Host {safe_text(name)[:100]!r} is not a name of this proxy (a web "
-                "page may be rebinding it). Use 127.0.0.1 or localhost, or add the name "
-                "to [server] allowed_hosts."
-            )
+        return (
+            f"ccm-tui: Host {safe_text(name)[:100]!r} is not a name of this proxy (a web "
+            "page may be rebinding it). Use 127.0.0.1 or localhost, or add the name "
+            "to [server] allowed_hosts."
+        )
     site = headers.get("Sec-Fetch-Site")
     if site is not None and site.lower() in FOREIGN_FETCH_SITES:
         return f"ccm-tui: refusing a {site.lower()} request from a web page"
@@ -135,6 +149,13 @@ def _foreign(request: web.Request, rule: HostRule) -> str | None:
     if origin is not None and not _own_origin(origin, rule):
         return f"ccm-tui: refusing a request from the web page of {safe_text(origin)[:100]!r}"
     return None
+
+
+def _local_address(request: web.Request) -> str | None:
+    """The address the connection arrived at: a client may name the proxy by it."""
+    transport = request.transport
+    sockname = transport.get_extra_info("sockname") if transport is not None else None
+    return str(sockname[0]) if sockname else None
 
 
 def _own_origin(origin: str, rule: HostRule) -> bool:
@@ -150,10 +171,14 @@ def _unacceptable_body(request: web.Request) -> web.Response | None:
     """A POST carries JSON (no page can send that without a preflight), in an encoding the
     proxy can undo, and no larger than it will read."""
     headers = request.headers
-    media = headers.get("Content-Type", "").partition(";")[0].strip().lower()
-    if media != "application/json":
-        shown = safe_text(media)[:60] or "none"
-        return error_response(415, f"ccm-tui: expected Content-Type: application/json, got {shown}")
+    media = headers.get("Content-Type", "")
+    if media != "application/json":  # as clients send it; else its parameters dropped
+        media = media.partition(";")[0].strip().lower()
+        if media != "application/json":
+            shown = safe_text(media)[:60] or "none"
+            return error_response(
+                415, f"ccm-tui: expected Content-Type: application/json, got {shown}"
+            )
     encoding = headers.get("Content-Encoding", "").strip().lower()
     if encoding not in ENCODINGS:
         shown = safe_text(encoding)[:60]

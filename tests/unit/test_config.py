@@ -611,3 +611,34 @@ def test_loopback_hosts_are_recognised(host):
 )  # fmt: skip
 def test_other_hosts_are_not_loopback(host):
     assert is_loopback(host) is False
+
+
+# --- the hardening keys (issue 9) -------------------------------------------------------------
+
+
+def test_the_hardening_keys_load_with_their_defaults_and_as_written():
+    config = parse_config(BASE, PATH, env={})
+    assert config.server.allowed_hosts == ()
+    assert config.server.max_connections == 256
+    assert (config.server.timeouts.header_ms, config.server.timeouts.body_ms) == (10_000, 30_000)
+    text = (
+        '[server]\nallowed_hosts = ["CCM.lan.", "[::1]"]\nmax_connections = 8\n'
+        "[server.timeouts]\nheader_timeout_ms = 500\nbody_timeout_ms = 700\n" + BASE
+    )
+    config = parse_config(text, PATH, env={})
+    assert config.server.allowed_hosts == ("ccm.lan", "::1")
+    assert config.server.max_connections == 8
+    assert (config.server.timeouts.header_ms, config.server.timeouts.body_ms) == (500, 700)
+
+
+@pytest.mark.parametrize(
+    "line, key",
+    [
+        ('allowed_hosts = ["ccm.lan:13456"]', "allowed_hosts"),
+        ('allowed_hosts = "ccm.lan"', "allowed_hosts"),
+        ("max_connections = 0", "max_connections"),
+    ],
+)
+def test_a_wrong_hardening_key_is_an_error_naming_its_line(line, key):
+    problem = only(errors_of(f"[server]\n{line}\n" + BASE), key)
+    assert problem.line == 2
