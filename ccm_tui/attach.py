@@ -13,9 +13,9 @@ import contextlib
 import logging
 import random
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncGenerator, AsyncIterator
 from datetime import datetime
-from typing import Any
+from typing import Any, cast
 
 import httpx
 import orjson
@@ -214,7 +214,9 @@ class RemoteMonitor:
                     ConnectionChanged(self.shown_url, True, f"connected to {self.shown_url}", None)
                 )
                 parser = SseParser()
-                async with contextlib.aclosing(response.aiter_bytes()) as chunks:
+                # httpx declares an AsyncIterator; it is a generator: closing it frees the stream.
+                byte_chunks = cast("AsyncGenerator[bytes, None]", response.aiter_bytes())
+                async with contextlib.aclosing(byte_chunks) as chunks:
                     while (chunk := await self._next_chunk(chunks)) is not None:
                         for event, data in parser.feed(chunk):
                             self._handle(event, data)

@@ -210,5 +210,5 @@ def _count(value: Any) -> int | None:
     if isinstance(value, float):
         if not value.is_integer():
             raise ValueError(f"token count is not whole: {value!r}")
-        value = int(value)
+        return int(value)
     return value

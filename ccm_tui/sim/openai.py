@@ -116,7 +116,7 @@ class ChatReply:
 
 def _forced_tool(body: dict[str, Any]) -> dict[str, Any] | None:
     choice = body.get("tool_choice")
-    tools = [
+    tools: list[dict[str, Any]] = [
         t["function"]
         for t in body.get("tools") or ()
         if isinstance(t, dict) and isinstance(t.get("function"), dict)

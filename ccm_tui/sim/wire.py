@@ -230,7 +230,8 @@ def models_json(models: tuple[str, ...] | None) -> bytes:
 
 
 def model_entry(models: tuple[str, ...] | None, model_id: str) -> dict[str, Any] | None:
-    for entry in orjson.loads(models_json(models))["data"]:
+    entries: list[dict[str, Any]] = orjson.loads(models_json(models))["data"]
+    for entry in entries:
         if entry["id"] == model_id:
             return entry
     return None

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable, Iterable
-from typing import ClassVar
+from typing import Any, ClassVar
 
 from textual import events, work
 from textual.app import App, ComposeResult, SystemCommand
@@ -210,8 +210,10 @@ class CcmApp(App[int]):
                 pane.display = shown
             lit = wide and accent is not None and focused is not None and pane in focused.ancestors
             if lit != ("border_top" in pane.styles.inline.get_rules()):  # each set repaints
-                border = ("round", Color.from_rich_color(accent)) if lit else None
-                pane.styles.border = border  # None: the stylesheet's
+                if lit:
+                    pane.styles.border = ("round", Color.from_rich_color(accent))
+                else:
+                    pane.styles.border = None  # the stylesheet's
 
     def on_descendant_focus(self, _: events.DescendantFocus) -> None:
         self._show_panes()
@@ -235,7 +237,7 @@ class CcmApp(App[int]):
         if pane != self.active_pane:
             self.action_pane(pane)
 
-    def action_back(self) -> None:
+    async def action_back(self) -> None:
         if self.active_pane != "requests":
             self.action_pane("requests")
 
@@ -414,7 +416,7 @@ class CcmApp(App[int]):
 
     # -- the command palette ---------------------------------------------------------------
 
-    def get_system_commands(self, screen: Screen) -> Iterable[SystemCommand]:
+    def get_system_commands(self, screen: Screen[Any]) -> Iterable[SystemCommand]:
         yield from super().get_system_commands(screen)
         for bindings, target in ((self.BINDINGS, None), (RequestsTable.BINDINGS, self.requests)):
             for binding in bindings:

@@ -27,8 +27,8 @@ STREAM_ERROR_TYPES = {
 
 def error_message(error: Any, body: bytes) -> str:
     """The message of an OpenAI-style `error` (an object or a string), else the body's start."""
-    if isinstance(error, dict) and isinstance(error.get("message"), str):
-        return error["message"]
+    if isinstance(error, dict) and isinstance(message := error.get("message"), str):
+        return message
     if isinstance(error, str) and error:
         return error
     text = body[:300].decode("utf-8", "replace").strip()

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import ClassVar, NamedTuple
+from typing import Any, ClassVar, NamedTuple
 
 from rich.style import Style
 from rich.text import Text
@@ -17,7 +17,9 @@ class KeyEntry(NamedTuple):
     enabled: bool
 
 
-def key_entries(screen: Screen, hidden_group: Binding.Group | None = None) -> tuple[KeyEntry, ...]:
+def key_entries(
+    screen: Screen[Any], hidden_group: Binding.Group | None = None
+) -> tuple[KeyEntry, ...]:
     """The shown bindings of the focused chain, one entry per action; the actions of a
     binding group (the pane keys) share one entry, as in Textual's Footer."""
     app = screen.app
@@ -89,7 +91,7 @@ class KeyBar(Widget):
             self._hidden_group = group
             self._bindings_changed(self.screen)
 
-    def _bindings_changed(self, screen: Screen) -> None:
+    def _bindings_changed(self, screen: Screen[Any]) -> None:
         entries = key_entries(screen, self._hidden_group)
         if entries != self.entries:
             self.entries = entries
