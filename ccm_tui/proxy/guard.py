@@ -58,7 +58,7 @@ class HostRule:
     names: frozenset[str]
     # `Host` values admitted by name: a client sends the same one every time, so the check
     # is one lookup on the hot path.
-    known: dict[str, bool] = field(default_factory=dict, compare=False)
+    known: set[str] = field(default_factory=set, compare=False)
 
     @staticmethod
     def of(server: ServerConfig, bound_host: str) -> HostRule:
@@ -75,7 +75,7 @@ class HostRule:
         name = host_of(authority)
         if name in self.names or is_loopback(name):
             if len(self.known) < KNOWN_HOSTS:
-                self.known[authority] = True
+                self.known.add(authority)
             return True
         return name == local()
 
