@@ -36,6 +36,7 @@ OPEN_ROUTES = frozenset({"/health", "/", "/api/hello", "/{tail}"})
 FOREIGN_FETCH_SITES = frozenset({"cross-site", "same-site"})
 MAX_BODY = 64 * 1024 * 1024  # the Messages API takes up to 32 MB
 KNOWN_HOSTS = 64
+UNSPECIFIED = frozenset({"0.0.0.0", "::", ""})
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
@@ -62,7 +63,11 @@ class HostRule:
 
     @staticmethod
     def of(server: ServerConfig, bound_host: str) -> HostRule:
-        return HostRule(frozenset({_bare(bound_host), *server.allowed_hosts}))
+        # Bound to every interface (0.0.0.0, ::), the proxy is named by the address a
+        # connection arrives at; "0.0.0.0" itself is what a page uses to reach it.
+        bound = _bare(bound_host)
+        names = {*server.allowed_hosts} | ({bound} if bound not in UNSPECIFIED else set())
+        return HostRule(frozenset(names))
 
     def admits(self, name: str, local_address: str | None) -> bool:
         return name in self.names or is_loopback(name) or name == local_address
@@ -155,7 +160,8 @@ def _local_address(request: web.Request) -> str | None:
     """The address the connection arrived at: a client may name the proxy by it."""
     transport = request.transport
     sockname = transport.get_extra_info("sockname") if transport is not None else None
-    return str(sockname[0]) if sockname else None
+    # An IPv4 client of a dual-stack socket arrives at ::ffff:a.b.c.d and names a.b.c.d.
+    return str(sockname[0]).removeprefix("::ffff:") if sockname else None
 
 
 def _own_origin(origin: str, rule: HostRule) -> bool:

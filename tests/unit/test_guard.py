@@ -31,3 +31,10 @@ def test_the_rule_admits_loopback_the_bound_host_the_allowed_and_the_local_addre
     assert rule.admits("192.168.1.5", "192.168.1.5")  # the address the connection came to
     for name in ("evil.example", "192.168.1.6", "localhost.evil.example", ""):
         assert not rule.admits(name, "192.168.1.5"), name
+
+
+def test_bound_to_every_interface_the_unspecified_address_is_no_name_of_the_proxy():
+    for everywhere in ("0.0.0.0", "::"):
+        rule = HostRule.of(ServerConfig(host=everywhere), everywhere)
+        assert not rule.admits("0.0.0.0", "192.168.1.5")
+        assert rule.admits("192.168.1.5", "192.168.1.5")
