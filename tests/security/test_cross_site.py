@@ -11,6 +11,9 @@ import orjson
 import pytest
 from rawhttp import assert_anthropic_error, send
 
+from ccm_tui.config import parse_config
+from ccm_tui.proxy.app import Proxy
+
 from support import HELLO, two_provider_config
 
 EVIL = "http://evil.example"
@@ -164,3 +167,35 @@ async def test_the_anthropic_sdk_and_curl_still_get_through(proxy, sim):
     )  # fmt: skip
     out, _ = await proc.communicate()
     assert orjson.loads(out)["content"][0]["text"] == sim.text("primary")
+
+
+def interface_address() -> str | None:
+    """An address of this machine that is not loopback, if it has one."""
+    import socket
+
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as probe:
+        try:
+            probe.connect(("10.255.255.255", 1))  # no packet is sent: it only picks a route
+        except OSError:
+            return None
+        address = probe.getsockname()[0]
+    return None if address.startswith("127.") else address
+
+
+async def test_a_proxy_on_every_interface_answers_to_the_address_it_was_reached_at(sim):
+    address = interface_address()
+    if address is None:
+        pytest.skip("this machine has no address but loopback")
+    config = two_provider_config(sim, api_key='"ccm-key-0123456789abcdef"')
+    proxy = Proxy(parse_config(config.replace('"127.0.0.1"', '"0.0.0.0"'), None, env={}))
+    await proxy.start("0.0.0.0", 0)
+    try:
+        port = proxy.url.rsplit(":", 1)[1]
+        url = f"http://{address}:{port}"
+        key = {"x-api-key": "ccm-key-0123456789abcdef"}
+        answer = await send(url, "GET", "/_ccm/state", {"Host": f"{address}:{port}", **key})
+        assert answer.status == 200, answer.body[:200]
+        answer = await send(url, "GET", "/_ccm/state", {"Host": f"0.0.0.0:{port}", **key})
+        assert_anthropic_error(answer, 403)
+    finally:
+        await proxy.stop()
