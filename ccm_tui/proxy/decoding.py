@@ -36,7 +36,7 @@ class ZlibDecoder:
         self._limit = limit
         self._out = 0
         self._engine: zlib._Decompress | None = None
-        self._ended = False
+        self._head = b""  # deflate: the first bytes, until there are two to tell its kind
 
     def _new(self, first: bytes) -> zlib._Decompress:
         if self._gzip:
@@ -47,6 +47,10 @@ class ZlibDecoder:
         return zlib.decompressobj(zlib.MAX_WBITS if zlib_wrapped else -zlib.MAX_WBITS)
 
     def feed(self, data: bytes) -> bytes:
+        if self._engine is None and not self._gzip and len(self._head) + len(data) < 2:
+            self._head += data
+            return b""
+        data, self._head = self._head + data, b""
         out: list[bytes] = []
         try:
             while data:
@@ -58,7 +62,7 @@ class ZlibDecoder:
                 room = self._limit - self._out + 1
                 piece = engine.decompress(data, room)
                 self._out += len(piece)
-                if self._out > self._limit or engine.unconsumed_tail:
+                if self._out > self._limit:  # it stopped at `room`, more to come
                     raise TooLarge
                 out.append(piece)
                 data = engine.unused_data if engine.eof else b""
