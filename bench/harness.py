@@ -174,13 +174,22 @@ def start_baseline(procs: Procs, sim_url: str, client: str = "aiohttp") -> tuple
     return proc, f"http://127.0.0.1:{port}"
 
 
-def write_config(path: Path, sim_url: str, port: int, log_level: str = "info") -> Path:
+def write_config(
+    path: Path, sim_url: str, port: int, log_level: str = "info", usage: bool = True
+) -> Path:
+    """`usage`: history (in the scratch dir, never the user's) and /metrics on or off."""
+    on = "true" if usage else "false"
     path.write_text(
         f"""
 [server]
 host = "127.0.0.1"
 port = {port}
 log_level = "{log_level}"
+metrics = {on}
+
+[history]
+enabled = {on}
+path = "{path.with_suffix(".history.sqlite3")}"
 
 [router]
 default = "sonnet"
@@ -230,11 +239,13 @@ def start_ccm(
     name: str = "ccm-tui",
     code: Path | None = None,
     env: dict[str, str] | None = None,
+    usage: bool = True,
 ) -> tuple[Proc, str, float]:
     """`ccm-tui serve` on a free port; also returns seconds from spawn until /health answers.
-    `code`: another checkout whose ccm_tui to run (a before/after comparison in one run)."""
+    `code`: another checkout whose ccm_tui to run (a before/after comparison in one run);
+    `usage`: with history and /metrics (the default) or without."""
     port = free_port()
-    config = write_config(procs.dir / f"{name}.toml", sim_url, port)
+    config = write_config(procs.dir / f"{name}.toml", sim_url, port, usage=usage)
     extra = {"PYTHONPATH": str(code)} if code else {}
     proc = procs.start(name, ccm_command(config, port), **extra, **(env or {}))
     url = f"http://127.0.0.1:{port}"

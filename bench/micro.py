@@ -30,14 +30,18 @@ from ccm_tui.events import (
     ResponseStarted,
     StreamProgressed,
 )
+from ccm_tui.history import History, HistorySettings
 from ccm_tui.masking import mask_headers
+from ccm_tui.metrics import Metrics
 from ccm_tui.monitor import MonitorState
 from ccm_tui.providers.anthropic import Credential, response_headers, upstream_headers
 from ccm_tui.proxy.body import parse_body, with_model
 from ccm_tui.proxy.observer import ResponseObserver
 from ccm_tui.proxy.routing import route
+from ccm_tui.ratelimits import parse_rate_limits
 from ccm_tui.requestlog import RequestLogger
 from ccm_tui.sse import complete_length
+from ccm_tui.usage import UsageState
 
 
 def per_call_us(fn: Any, number: int) -> float:
@@ -75,6 +79,27 @@ def main() -> None:
             "content-length": "420",
         }
     )
+    # A subscription answer's headers: the unified windows (docs/ratelimit-headers.md).
+    sub_headers = CIMultiDict(
+        {
+            "content-type": "text/event-stream; charset=utf-8",
+            "request-id": "req_0123456789",
+            "date": "Mon, 01 Jan 2025 00:00:00 GMT",
+            "anthropic-ratelimit-unified-status": "allowed",
+            "anthropic-ratelimit-unified-5h-status": "allowed",
+            "anthropic-ratelimit-unified-5h-reset": "1783063800",
+            "anthropic-ratelimit-unified-5h-utilization": "0.01",
+            "anthropic-ratelimit-unified-7d-status": "allowed",
+            "anthropic-ratelimit-unified-7d-reset": "1783116000",
+            "anthropic-ratelimit-unified-7d-utilization": "0.57",
+            "anthropic-ratelimit-unified-representative-claim": "five_hour",
+            "anthropic-ratelimit-unified-fallback-percentage": "0.5",
+            "anthropic-ratelimit-unified-reset": "1783063800",
+            "anthropic-ratelimit-unified-overage-status": "rejected",
+            "anthropic-ratelimit-unified-overage-disabled-reason": "org_level_disabled",
+            "server": "cloudflare",
+        }
+    )
     credential = Credential(AuthMode.PASSTHROUGH)
 
     bus = EventBus()
@@ -95,7 +120,7 @@ def main() -> None:
         for _ in range(1)
     )
 
-    def lifecycle() -> None:
+    def lifecycle(bus: EventBus = bus) -> None:
         rid = f"r{next(counter)}"
         bus.publish(
             RequestStarted(rid, time.time(), "POST", "/v1/messages", "claude-sonnet-4-5", "sonnet",
@@ -108,6 +133,22 @@ def main() -> None:
                 rid, 200, Failure.OK, "fast", "m", 10, 20, 0, 0, "end_turn", 2.0, "", time.time()
             )
         )
+
+    watched = EventBus()
+    watched_state = MonitorState()
+    usage = UsageState()
+    metrics = Metrics(watched_state, usage)
+    history = History(HistorySettings(tmp / "history.sqlite3"))
+    history.open()
+
+    def fold_all(event: Any) -> None:
+        watched_state.apply(event)
+        record = usage.apply(event)
+        metrics.apply(event)
+        if isinstance(event, RequestFinished):
+            history.record(watched_state.requests[event.request_id], record)
+
+    watched.add_listener(fold_all)
 
     observer = ResponseObserver()
     observer.feed(
@@ -132,6 +173,16 @@ def main() -> None:
             lambda: response_headers(up_headers.items()), 5000
         ),
         "events of one request: publish + fold + log line": per_call_us(lifecycle, 2000),
+        "events of one request: + usage, metrics, history.record": per_call_us(
+            lambda: lifecycle(watched), 2000
+        ),
+        "parse_rate_limits (11 API-key headers)": per_call_us(
+            lambda: parse_rate_limits(up_headers.items()), 5000
+        ),
+        "parse_rate_limits (16 subscription headers)": per_call_us(
+            lambda: parse_rate_limits(sub_headers.items()), 5000
+        ),
+        "metrics.render (one provider)": per_call_us(metrics.render, 200),
         "StreamProgressed publish + fold": per_call_us(
             lambda: bus.publish(StreamProgressed("r1", 1, 2, observer.blocks())), 5000
         ),
@@ -151,6 +202,7 @@ def main() -> None:
         "route (1 MB)": per_call_us(lambda: route(config, big_body, len(big_raw)), 200),
         "orjson.dumps (1 MB body)": per_call_us(lambda: orjson.dumps(big_body), 20),
     }
+    history.close()
     width = max(map(len, figures))
     for name, us in figures.items():
         print(f"{name:<{width}}  {us:>10.2f} µs")

@@ -184,6 +184,12 @@ def main() -> int:
         help="environment of the `--compare` ccm-tui (e.g. `--compare . --compare-env "
         "CCM_TUI_LOOP=asyncio` for uvloop against asyncio's loop)",
     )
+    parser.add_argument(
+        "--usage-off",
+        action="store_true",
+        help="also run this ccm-tui with history and /metrics off, as target "
+        "`ccm-tui-usage-off`: what they add, from one run",
+    )
     args = parser.parse_args()
     smoke = args.smoke
     rounds = args.rounds or (1 if smoke else 3)
@@ -226,6 +232,9 @@ def main() -> int:
             )
             before = [h.ccm_target("ccm-tui-before", old_url, old.pid)]
             results["compare"] = {"code": str(args.compare.resolve()), "env": env}
+        if args.usage_off:
+            off, off_url, _ = h.start_ccm(procs, sim_url, "ccm-tui-usage-off", usage=False)
+            before.append(h.ccm_target("ccm-tui-usage-off", off_url, off.pid))
         lg = h.Loadgen(procs)
 
         cells = []

@@ -1,5 +1,5 @@
 from __future__ import annotations
 
-from ccm_tui.cli import main
+from ccm_tui.entry import main
 
 raise SystemExit(main())

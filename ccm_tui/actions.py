@@ -230,6 +230,7 @@ class ProxyActions:
             raise ActionRefused(Refusal.CONFIG_INVALID, str(err)) from None
         self.upstreams.apply(new)
         self.state.history = new.tui.history
+        self.state.usage.prices = new.pricing  # requests finishing from now on
         self.upstreams.publish_all()
         moved = (new.server.host, new.server.port) != (config.server.host, config.server.port)
         return "config reloaded" + (" (host/port changes take effect on restart)" if moved else "")

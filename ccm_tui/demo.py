@@ -1,10 +1,13 @@
 """`ccm-tui demo`: a newcomer's first run, with no config and no credentials of their own.
 
-A simulated upstream plays three providers: a Claude Pro/Max login that Anthropic refuses
+A simulated upstream plays four providers: a Claude Pro/Max login that Anthropic refuses
 for anything but Claude Code's own traffic (claude-code-mux issue 7), a flaky provider
-that answers 429 and 529 now and then, and a healthy one. Its tokens live two minutes so
-the countdowns move and refresh. The demo's config and token store persist in the XDG
-state dir, so pressing `k` (derived key) survives a restart, as it would for real.
+that answers 429 and 529 now and then, a healthy one, and a second subscription login
+(claude-pro) whose rate-limit windows are minutes long, so they fill, send its traffic on
+(`prefer_below`) and reset while you watch. Its tokens live two minutes so the countdowns
+move and refresh. The demo's config, token store and usage history persist in the XDG
+state dir (its own history file, never the user's), so pressing `k` (derived key) and the
+Usage totals survive a restart, as they would for real.
 """
 
 from __future__ import annotations
@@ -22,6 +25,14 @@ from ccm_tui.sim import Simulator
 
 TOKEN_LIFETIME_S = 120
 OAUTH_PROVIDER = "claude-max"
+WINDOWED_PROVIDER = "claude-pro"  # its windows last minutes, not hours (set_scenarios)
+# Short windows: the 5-hour one fills in a minute or two of demo traffic and resets.
+DEMO_WINDOWS = {
+    "window_5h_tokens": 4_000,
+    "window_5h_s": 120,
+    "window_7d_tokens": 40_000,
+    "window_7d_s": 900,
+}
 
 CONFIG_TEMPLATE = """\
 # The demo's config: ccm-tui demo rewrites the URLs on each start (the simulator's port
@@ -57,6 +68,14 @@ auth_type = "apikey"
 api_key = "zai-demo-key-9876543210"
 base_url = ""
 
+[[providers]]
+name = "claude-pro"
+provider_type = "anthropic"
+auth_type = "oauth"
+oauth_provider = "claude-pro"
+prefer_below = 0.9
+base_url = ""
+
 [[models]]
 name = "sonnet"
 [[models.mappings]]
@@ -76,10 +95,14 @@ actual_model = "glm-4.6"
 name = "haiku"
 [[models.mappings]]
 priority = 1
+provider = "claude-pro"
+actual_model = "claude-haiku-4-5-20251001"
+[[models.mappings]]
+priority = 2
 provider = "flaky"
 actual_model = "glm-4.5-air"
 [[models.mappings]]
-priority = 2
+priority = 3
 provider = "zai"
 actual_model = "glm-4.5-air"
 
@@ -88,6 +111,12 @@ actual_model = "glm-4.5-air"
 [tui]
 theme = "ccm-dark"
 history = 1000
+
+[history]
+
+[pricing]  # USD per million tokens, for the providers the shipped table does not know
+"glm-4.6" = { input = 0.6, output = 2.2 }
+"glm-4.5-air" = { input = 0.2, output = 1.1 }
 """
 
 
@@ -104,6 +133,14 @@ def prepare(directory: Path, sim: Simulator) -> Path:
         doc = tomlkit.parse(text)
     except tomlkit.exceptions.ParseError:
         doc = tomlkit.parse(CONFIG_TEMPLATE)  # the demo's own file, damaged: start afresh
+    names = [str(t.get("name")) for t in doc.get("providers", [])]
+    if WINDOWED_PROVIDER not in names:  # an older demo's file: today's, keeping the key choice
+        derived = any(
+            t.get("name") == OAUTH_PROVIDER and t.get("use_derived_key")
+            for t in doc.get("providers", [])
+        )
+        doc = tomlkit.parse(CONFIG_TEMPLATE)
+        doc["providers"][0]["use_derived_key"] = derived
     for table in doc.get("providers", []):
         table["base_url"] = sim.url(str(table["name"]))
     oauth = doc.setdefault("oauth", tomlkit.table())
@@ -112,25 +149,30 @@ def prepare(directory: Path, sim: Simulator) -> Path:
     oauth["token_url"] = sim.token_url
     oauth["create_api_key_url"] = sim.create_api_key_url
     oauth["token_store"] = str(directory / "oauth_tokens.json")
+    history = doc.setdefault("history", tomlkit.table())
+    history["path"] = str(directory / "history.sqlite3")  # the demo's own, not the user's
     atomic_write_text(path, tomlkit.dumps(doc), mode=0o600)
 
-    grant = sim.issue_tokens(lifetime_s=TOKEN_LIFETIME_S)
     # A fresh login each start: a key derived from the last run's simulator means nothing
     # to this one, so none is kept; with use_derived_key on, one is derived on first use.
-    TokenStore(directory / "oauth_tokens.json").put(
-        TokenEntry(
-            OAUTH_PROVIDER,
-            grant.access_token,
-            grant.refresh_token,
-            datetime.fromtimestamp(grant.expires_at, UTC),
+    store = TokenStore(directory / "oauth_tokens.json")
+    for provider in (OAUTH_PROVIDER, WINDOWED_PROVIDER):
+        grant = sim.issue_tokens(lifetime_s=TOKEN_LIFETIME_S)
+        store.put(
+            TokenEntry(
+                provider,
+                grant.access_token,
+                grant.refresh_token,
+                datetime.fromtimestamp(grant.expires_at, UTC),
+            )
         )
-    )
     return path
 
 
 def set_scenarios(sim: Simulator) -> None:
     streaming = {"event_interval_ms": 45, "output_chunks": 24}
     sim.scenario(OAUTH_PROVIDER, claude_code_only=True, **streaming)
+    sim.scenario(WINDOWED_PROVIDER, **streaming, **DEMO_WINDOWS)
     sim.scenario("zai", **streaming)
     sim.scenario("flaky", status=529, probability=0.35, **streaming)
 

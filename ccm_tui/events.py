@@ -18,6 +18,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from ccm_tui.codec import TaggedUnion
+from ccm_tui.ratelimits import RateLimits
 
 
 class Failure(enum.StrEnum):
@@ -250,6 +251,17 @@ class SnapshotLoaded:
     at: float
 
 
+@dataclass(frozen=True, slots=True)
+class RateLimitsObserved:
+    """An upstream answer carried rate-limit headers: the latest word on that credential."""
+
+    provider: str
+    credential: str  # masked: the token id (oauth_provider, "claude-code") or the key's tail
+    at: float  # wall clock, epoch seconds
+    status: int  # the HTTP status of the answer that carried them
+    limits: RateLimits
+
+
 Event = (
     RequestStarted
     | AttemptStarted
@@ -263,6 +275,7 @@ Event = (
     | Notice
     | ConnectionChanged
     | SnapshotLoaded
+    | RateLimitsObserved
 )
 
 

@@ -26,6 +26,19 @@ def countdown(seconds: float | None) -> str:
     return f"{secs}s"
 
 
+def compact_countdown(seconds: float) -> str:
+    """`3d4h`, `2h13m`, `45m`, `30s`: a countdown that fits a status line."""
+    total = max(0, int(seconds))
+    days, rest = divmod(total, 86400)
+    hours, rest = divmod(rest, 3600)
+    minutes, secs = divmod(rest, 60)
+    if days:
+        return f"{days}d{hours}h"
+    if hours:
+        return f"{hours}h{minutes:02d}m"
+    return f"{minutes}m" if minutes else f"{secs}s"
+
+
 def urgency(seconds: float | None) -> str:
     """The theme variable suffix for time left: ok, low, medium, high, expired."""
     if seconds is None:

@@ -27,12 +27,15 @@ from ccm_tui.events import (
     Notice,
     ProviderCountersReset,
     ProviderStateChanged,
+    RateLimitsObserved,
     RequestFinished,
     RequestStarted,
     ResponseStarted,
     StreamProgressed,
     TokenStateChanged,
 )
+from ccm_tui.pricing import DEFAULT_TABLE, PriceTable
+from ccm_tui.usage import UsageState
 
 RATE_WINDOWS = (60.0, 300.0)
 
@@ -158,6 +161,7 @@ class MonitorState:
         history: int = 1000,
         clock: Callable[[], float] = time.time,
         instance: ProxyInstance | None = None,
+        prices: PriceTable = DEFAULT_TABLE,
     ) -> None:
         self.history = history
         self.clock = clock  # only for what a snapshot says about "now"; the fold never reads it
@@ -176,6 +180,8 @@ class MonitorState:
         self.live: dict[str, str | None] = {}
         # [second, requests started in it], the last minute: bounded at any rate
         self.started: deque[list[int]] = deque()
+        # Tokens, money and rate-limit windows: folded from the same events.
+        self.usage = UsageState(prices)
 
     def request_rate(self, window_s: float, now: float) -> float:
         """Requests started per second over the last `window_s` seconds (at most 60)."""
@@ -212,6 +218,19 @@ class MonitorState:
         handler = _HANDLERS.get(type(event))
         if handler is not None:
             handler(self, event)
+        if type(event) in _USAGE_EVENTS:
+            self.usage.apply(event)
+
+    def restore(self, finished: list[RequestView]) -> None:
+        """Starts the ring with requests from before this process (history), newest
+        first as the reader gives them; those folded since stay the newest."""
+        older = OrderedDict((r.request_id, r) for r in reversed(finished[: self.history]))
+        for rid in self.requests:
+            older.pop(rid, None)
+        older.update(self.requests)
+        self.requests = older
+        while len(self.requests) > self.history:
+            self.requests.popitem(last=False)
 
     def _request_started(self, e: RequestStarted) -> None:
         self.requests[e.request_id] = RequestView(
@@ -345,6 +364,7 @@ class MonitorState:
         self.evicted = []
         self.live = other.live
         self.started = other.started
+        self.usage = other.usage
 
     # snapshots ----------------------------------------------------------------------------
 
@@ -363,6 +383,7 @@ class MonitorState:
             provider["failures"] = stats.failures
             provider["error_rate_1m"] = stats.error_rate(60, now)
             provider["error_rate_5m"] = stats.error_rate(300, now)
+        data["usage"] = self.usage.snapshot()
         return data
 
     @classmethod
@@ -380,6 +401,7 @@ class MonitorState:
         state.tokens = {t.token_id: t for t in snapshot.tokens}
         state.notices.extend(snapshot.notices)
         state.dropped_events = snapshot.dropped_events
+        state.usage = UsageState.from_snapshot(data.get("usage") or {})
         return state
 
 
@@ -402,6 +424,8 @@ class Snapshot:
 _encode_snapshot = encoder(Snapshot)
 _decode_snapshot = decoder(Snapshot)
 
+
+_USAGE_EVENTS = frozenset({RequestStarted, AttemptStarted, RequestFinished, RateLimitsObserved})
 
 _HANDLERS: dict[type, Callable[[MonitorState, Any], None]] = {
     RequestStarted: MonitorState._request_started,

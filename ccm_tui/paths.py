@@ -43,6 +43,10 @@ def log_path() -> Path:
     return state_dir() / "ccm-tui.log"
 
 
+def history_path() -> Path:
+    return state_dir() / "history.sqlite3"
+
+
 def claude_code_credentials_path() -> Path:
     """Claude Code's own login file; `$CLAUDE_CONFIG_DIR` moves it."""
     base = os.environ.get("CLAUDE_CONFIG_DIR", "").strip()

@@ -16,6 +16,13 @@ from support import EventLog, two_provider_config
 ProxyFactory = Callable[..., Awaitable[Proxy]]
 
 
+@pytest.fixture(autouse=True)
+def own_state_dir(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch):
+    """Every test (and the `serve` it starts) keeps its history and logs in a state dir of
+    its own, never the user's: the usage history is on by default."""
+    monkeypatch.setenv("XDG_STATE_HOME", str(tmp_path_factory.mktemp("state")))
+
+
 @pytest.fixture
 async def sim() -> AsyncIterator[Simulator]:
     simulator = Simulator(seed=0)

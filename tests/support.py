@@ -3,12 +3,24 @@
 from __future__ import annotations
 
 import asyncio
+import time
 from collections.abc import Callable
 
 import pytest
 
-from ccm_tui.events import Event
+from ccm_tui.events import (
+    AttemptStarted,
+    AuthMode,
+    BlockView,
+    Event,
+    Failure,
+    RequestFinished,
+    RequestStarted,
+)
+from ccm_tui.history import History
+from ccm_tui.monitor import MonitorState
 from ccm_tui.sim import Simulator
+from ccm_tui.usage import UsageState
 
 # The content type the proxy requires of every POST (a web page cannot send it unasked).
 JSON = {"Content-Type": "application/json"}
@@ -23,6 +35,27 @@ WEATHER = {
         "required": ["city"],
     },
 }
+
+
+class Clock:
+    """A wall clock a test moves by hand."""
+
+    def __init__(self, now: float = 1_750_000_000.0) -> None:
+        self.now = now
+
+    def __call__(self) -> float:
+        return self.now
+
+
+def scrape(body: bytes) -> dict[str, dict[tuple[tuple[str, str], ...], float]]:
+    """A /metrics body parsed by prometheus_client: sample name -> sorted labels -> value."""
+    from prometheus_client.parser import text_string_to_metric_families
+
+    samples: dict[str, dict[tuple[tuple[str, str], ...], float]] = {}
+    for family in text_string_to_metric_families(body.decode()):
+        for s in family.samples:
+            samples.setdefault(s.name, {})[tuple(sorted(s.labels.items()))] = s.value
+    return samples
 
 
 # Each provider's key, by wire format (other tests look for these exact strings).
@@ -116,3 +149,37 @@ class EventLog:
                         return event
                 self._changed.clear()
                 await self._changed.wait()
+
+
+class RequestFeed:
+    """Folds a request's events the way `serve` would, and hands the result to history."""
+
+    def __init__(self, history: History | None = None) -> None:
+        self.state = MonitorState(history=100_000)
+        self.usage = UsageState()
+        self.history = history
+
+    def request(
+        self,
+        rid: str,
+        at: float | None = None,
+        auth: AuthMode = AuthMode.OAUTH,
+        model: str = "claude-sonnet-4-5-20250929",
+        tokens: tuple[int, int, int, int] = (1200, 300, 5000, 100),
+        error: str = "",
+    ) -> None:
+        at = time.time() if at is None else at
+        events = [
+            RequestStarted(rid, at, "POST", "/v1/messages", "sonnet", "sonnet", "default", True,
+                           3, 2, "claude-cli/2.1.332", (("x-api-key", "sk-ant-api03-…x7Qd"),)),
+            AttemptStarted(rid, 1, "claude-max", model, auth, at),
+            RequestFinished(rid, 200, Failure.OK, "claude-max", model, *tokens, "end_turn",
+                            1500.0, error, at + 1.5,
+                            (BlockView("text", "", "the streamed answer"),)),
+        ]  # fmt: skip
+        record = None
+        for event in events:
+            self.state.apply(event)
+            record = self.usage.apply(event)
+        if self.history is not None:
+            self.history.record(self.state.requests[rid], record)

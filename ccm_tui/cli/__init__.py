@@ -22,6 +22,7 @@ from ccm_tui.cli.common import (
 )
 from ccm_tui.cli.monitor import cmd_attach, cmd_demo, cmd_run
 from ccm_tui.cli.oauth import cmd_derive_key, cmd_import, cmd_login, cmd_use_oauth
+from ccm_tui.cli.usage import add_parsers as add_usage_parsers
 from ccm_tui.config import (
     STARTER_CONFIG,
     ConfigError,
@@ -236,6 +237,7 @@ def build_parser() -> argparse.ArgumentParser:
     config_arg(use_oauth)
     tokens_arg(use_oauth)
     use_oauth.set_defaults(func=cmd_use_oauth)
+    add_usage_parsers(sub)
     return parser
 
 

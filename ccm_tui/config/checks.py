@@ -12,6 +12,7 @@ from typing import Any
 from ccm_tui.config.problems import quoted, shown, shown_key
 from ccm_tui.config.schema import UNSET, Invalid
 from ccm_tui.events import AuthMode
+from ccm_tui.pricing import PriceTable, prices_from_mapping
 from ccm_tui.providers.registry import PROVIDER_TYPES, KeyHeader, lookup
 
 _URL = re.compile(r"^https?://[^/\s]+")
@@ -130,6 +131,27 @@ def host_names(value: list[Any]) -> tuple[str, ...]:
     if wrong is not None:
         raise Invalid(f"expected a list of host names (no port), found {shown(wrong)} in it")
     return tuple(v.strip().strip("[]").lower().rstrip(".") for v in value)
+
+
+def fraction(value: float) -> float:
+    """A share from 0 to 1, such as a window's utilisation."""
+    if not 0 <= value <= 1:
+        raise Invalid(f"expected a fraction from 0 to 1 (0.9 is 90 %), found {value}")
+    return float(value)
+
+
+def positive(value: float) -> float:
+    if value <= 0:
+        raise Invalid(f"expected a number above zero, found {value}")
+    return value
+
+
+def prices(value: dict[str, Any]) -> PriceTable:
+    """`[pricing]`: the shipped price table with these models' prices replaced or added."""
+    table, problems = prices_from_mapping(value)
+    if problems:
+        raise Invalid("; ".join(f"{where}: {message}" for where, message in problems))
+    return table
 
 
 def names(values: list[str]) -> str:

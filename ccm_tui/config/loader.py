@@ -41,10 +41,9 @@ class _Loader(Reader):
             doc = tomlkit.parse(self.text).unwrap()
         except tomlkit.exceptions.ParseError as err:
             message = str(err).split(" at line ")[0]
+            line, col = self._toml_position(err.line, err.col)
             self.problems.append(
-                ConfigProblem(
-                    self.path, err.line, f"column {err.col + 1}", f"not valid TOML: {message}"
-                )
+                ConfigProblem(self.path, line, f"column {col + 1}", f"not valid TOML: {message}")
             )
             raise ConfigError(self.problems) from None
         root = self.entries(Config, doc, (), "")
@@ -58,6 +57,13 @@ class _Loader(Reader):
         if errors:
             raise ConfigError(self.problems)
         return dataclasses.replace(config, warnings=tuple(p for p in self.problems if p.warning))
+
+    def _toml_position(self, line: int, col: int) -> tuple[int, int]:
+        """tomlkit counts lines as `str.splitlines` does (a lone CR or a form feed breaks
+        one); TOML and every editor break only at LF, so the user's line is recounted."""
+        offset = sum(len(ln) for ln in self.text.splitlines(keepends=True)[: line - 1]) + col
+        before = self.text[:offset]
+        return before.count("\n") + 1, offset - (before.rfind("\n") + 1)
 
     # -- [[providers]] -----------------------------------------------------------------------
 

@@ -17,6 +17,8 @@ from ccm_tui.config import checks
 from ccm_tui.config.problems import ConfigProblem
 from ccm_tui.config.schema import Key, key, table, tables
 from ccm_tui.events import AuthMode
+from ccm_tui.paths import history_path
+from ccm_tui.pricing import DEFAULT_TABLE, PriceTable
 from ccm_tui.providers.registry import KeyHeader, WireFormat
 
 DEFAULT_PORT = 13456
@@ -64,6 +66,8 @@ class ServerConfig:
     max_connections: int = field(
         default=256, metadata=key("a number of connections", int, check=checks.at_least_one)
     )
+
+    metrics: bool = field(default=True, metadata=_BOOL)  # GET /metrics, for Prometheus
     timeouts: Timeouts = field(default_factory=Timeouts, metadata=table(Timeouts))
 
 
@@ -145,6 +149,11 @@ class ProviderConfig:
     )
     use_derived_key: bool = field(default=False, metadata=_BOOL)
     auto_derive_api_key: bool = field(default=False, metadata=_BOOL)
+    # Limit-aware routing, off unless set: past this utilisation of a window (or on a
+    # warning), the provider is tried after the others.
+    prefer_below: float | None = field(
+        default=None, metadata=key("a fraction from 0 to 1", float, int, check=checks.fraction)
+    )
 
 
 @dataclass(frozen=True, slots=True)
@@ -183,6 +192,22 @@ class TuiConfig:
     theme: str = field(default="ccm-dark", metadata=key("a theme name"))
     history: int = field(
         default=1000, metadata=key("a number of requests", int, check=checks.at_least_one)
+    )
+
+
+@dataclass(frozen=True, slots=True)
+class HistoryConfig:
+    """[history]: finished requests and usage kept in SQLite across restarts."""
+
+    enabled: bool = field(default=True, metadata=_BOOL)
+    path: Path = field(
+        default_factory=history_path, metadata=key("a file path", check=checks.file_path)
+    )
+    max_age_days: float = field(
+        default=30.0, metadata=key("a number of days", int, float, check=checks.positive)
+    )
+    max_mb: float = field(
+        default=64.0, metadata=key("megabytes", int, float, check=checks.positive)
     )
 
 
@@ -229,6 +254,12 @@ class Config:
     models: tuple[ModelConfig, ...] = field(default=(), metadata=tables(ModelConfig))
     tui: TuiConfig = field(default_factory=TuiConfig, metadata=table(TuiConfig))
     oauth: OAuthSettings = field(default_factory=OAuthSettings, metadata=table(OAuthSettings))
+    history: HistoryConfig = field(default_factory=HistoryConfig, metadata=table(HistoryConfig))
+    pricing: PriceTable = field(
+        default=DEFAULT_TABLE,
+        metadata=key("a table of models and their USD per million tokens", dict,
+                     check=checks.prices),
+    )  # fmt: skip
     warnings: tuple[ConfigProblem, ...] = ()
 
     def provider(self, name: str) -> ProviderConfig | None:

@@ -20,6 +20,7 @@ from ccm_tui.actions import ProxyActions
 from ccm_tui.auth import TokenManager
 from ccm_tui.config import Config, listen_refusal
 from ccm_tui.events import EventBus
+from ccm_tui.metrics import Metrics
 from ccm_tui.monitor import MonitorState
 from ccm_tui.proxy.admin import add_admin_routes
 from ccm_tui.proxy.body import BodyError, parse_body, read_body
@@ -29,6 +30,7 @@ from ccm_tui.proxy.forward import Forwarder
 from ccm_tui.proxy.guard import MAX_BODY, admission
 from ccm_tui.proxy.routing import RoutingError, route
 from ccm_tui.proxy.upstreams import Upstreams
+from ccm_tui.statusline import STATUS_PATH, status_body, status_line
 
 
 class StartupError(Exception):
@@ -44,9 +46,13 @@ class Proxy:
         tokens: TokenManager | None = None,
     ) -> None:
         self.bus = bus or EventBus()
-        self.state = state or MonitorState(history=config.tui.history)
+        self.state = state or MonitorState(history=config.tui.history, prices=config.pricing)
         self.state.history = config.tui.history
         self.bus.add_listener(self.state.apply)
+        self.metrics: Metrics | None = None
+        if config.server.metrics:
+            self.metrics = Metrics(self.state, self.state.usage)
+            self.bus.add_listener(self.metrics.apply)
         self.upstreams = Upstreams(config, self.bus, tokens)
         self.actions = ProxyActions(self.upstreams, self.bus, self.state)
         self._forwarder: Forwarder | None = None
@@ -189,6 +195,22 @@ def build_app(proxy: Proxy) -> web.Application:
             content_type="application/json",
         )
 
+    async def status(request: web.Request) -> web.Response:
+        """What `ccm-tui statusline` prints (`?format=line`), or its parts as JSON."""
+        now = time.time()
+        if request.query.get("format") == "line":
+            return web.Response(text=status_line(proxy.state, proxy.state.usage, now))
+        return web.Response(
+            body=orjson.dumps(status_body(proxy.state, proxy.state.usage, now)),
+            content_type="application/json",
+        )
+
+    async def metrics(request: web.Request) -> web.Response:
+        if proxy.metrics is None:
+            return error_response(404, "metrics are off ([server] metrics = false)")
+        body, content_type = proxy.metrics.render(request.headers.get("Accept", ""))
+        return web.Response(body=body, headers={"Content-Type": content_type})
+
     async def not_found(request: web.Request) -> web.Response:
         known = {"/v1/messages", "/v1/messages/count_tokens", "/v1/models", "/health"}
         if request.path in known:
@@ -201,6 +223,8 @@ def build_app(proxy: Proxy) -> web.Application:
     app.router.add_route("HEAD", "/", probe)
     app.router.add_route("HEAD", "/api/hello", probe)
     app.router.add_get("/health", health)
+    app.router.add_get(STATUS_PATH, status)
+    app.router.add_get("/metrics", metrics)
     add_admin_routes(app, proxy.bus, proxy.state, proxy.actions)
     app.router.add_route("*", "/{tail:.*}", not_found)
     return app

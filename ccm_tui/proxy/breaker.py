@@ -78,6 +78,15 @@ class Breaker:
             self._probe_out = False  # the probe told us nothing about the provider
         return before != (self.state, self.consecutive, self._open_until)
 
+    def hold_until(self, wall: float) -> bool:
+        """Open until an epoch time (a provider's limit resets then); whether it changed."""
+        seconds = wall - time.time()
+        if seconds <= 0:
+            return False
+        before = (self.state, self._open_until)
+        self._open(seconds)
+        return before != (self.state, self._open_until)
+
     def _open(self, seconds: float) -> None:
         self.state = BreakerState.OPEN
         self._open_until = max(self._open_until, self._clock() + seconds)

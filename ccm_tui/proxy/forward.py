@@ -53,7 +53,7 @@ class Forwarder:
     ) -> None:
         self.upstreams = upstreams
         self.bus = bus
-        self.relay = Relay(session, bus)
+        self.relay = Relay(session, bus, upstreams.limits_heard)
         self._switch = switch
 
     # -- the two ways in -------------------------------------------------------------------
@@ -166,7 +166,9 @@ class Forwarder:
         for c in candidates:
             if c not in enabled:
                 exchange.skipped(c, "disabled")
-        return (allowed, True) if allowed else (enabled, False)
+        if allowed:
+            return _pressed_last(allowed, upstreams), True
+        return enabled, False
 
     def _skipped(self, exchange: Exchange, candidate: Candidate) -> None:
         breaker = self.upstreams.breaker(candidate.provider.name)
@@ -306,3 +308,12 @@ class Forwarder:
         message = f"all providers failed: {summary}"
         self.bus.publish(exchange.finished(status, decisive.failure, message))
         return error_response(status, message, extra=attempts)
+
+
+def _pressed_last(candidates: list[Candidate], upstreams: Upstreams) -> list[Candidate]:
+    """Limit-aware routing: providers near or at their limits go after the others, in
+    their own order (only those with `prefer_below`, so by default nothing moves)."""
+    pressed = [c for c in candidates if upstreams.pressed(c.provider.name)]
+    if not pressed:
+        return candidates
+    return [c for c in candidates if c not in pressed] + pressed

@@ -10,15 +10,25 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import time
+from collections.abc import Callable
 
 import aiohttp
 import orjson
 from aiohttp import web
 
 from ccm_tui.config import ProviderConfig, ServerConfig
-from ccm_tui.events import EventBus, Failure, ResponseStarted, StreamProgressed
+from ccm_tui.events import (
+    EventBus,
+    Failure,
+    RateLimitsObserved,
+    ResponseStarted,
+    StreamProgressed,
+)
+from ccm_tui.masking import mask
 from ccm_tui.providers.anthropic import Credential
 from ccm_tui.providers.formats import FORMATS, Reader, UpstreamFormat
+from ccm_tui.providers.registry import WireFormat
 from ccm_tui.proxy.classify import (
     classify_exception,
     classify_status,
@@ -27,17 +37,26 @@ from ccm_tui.proxy.classify import (
 )
 from ccm_tui.proxy.exchange import Exchange, Outcome, UpstreamAnswer
 from ccm_tui.proxy.observer import ResponseObserver
+from ccm_tui.ratelimits import RateLimits, carries_rate_limits, parse_rate_limits
 from ccm_tui.sse import complete_length, error_event
 
 PROGRESS_INTERVAL_S = 0.1
 ERROR_BODY_LIMIT = 1 << 20
 PROVIDER_HEADER = "x-ccm-provider"  # which provider answered, on every answer from one
 
+LimitsHeard = Callable[[str, RateLimits], None]  # (provider, limits): the router's ear
+
 
 class Relay:
-    def __init__(self, session: aiohttp.ClientSession, bus: EventBus) -> None:
+    def __init__(
+        self,
+        session: aiohttp.ClientSession,
+        bus: EventBus,
+        limits_heard: LimitsHeard | None = None,
+    ) -> None:
         self.session = session
         self.bus = bus
+        self._limits_heard = limits_heard
 
     async def attempt(
         self,
@@ -66,9 +85,12 @@ class Relay:
                     url, data=data, headers=headers, allow_redirects=False
                 ) as upstream:
                     if not 200 <= upstream.status < 300:
+                        self._observe_limits(provider, credential, upstream)
                         return await self._error_answer(exchange, provider, model, upstream, fmt)
                     if not exchange.stream:
-                        return await self._whole(exchange, provider, upstream, observer, fmt)
+                        outcome = await self._whole(exchange, provider, upstream, observer, fmt)
+                        self._observe_limits(provider, credential, upstream)
+                        return outcome
                     read = fmt.reader(exchange, upstream.content.readany)
                     first = await read()
                     if not first:
@@ -78,6 +100,7 @@ class Relay:
                             upstream.status,
                         )
                     out = await self._commit(exchange, provider, upstream, fmt)
+                    self._observe_limits(provider, credential, upstream)
                     deadline.reschedule(loop.time() + idle_s)
                     return await self._relay(exchange, read, out, first, observer, deadline, idle_s)
         except (TimeoutError, aiohttp.ClientError, OSError) as err:
@@ -154,6 +177,24 @@ class Relay:
             return _client_gone(response, observer)
         self._response_started(exchange, provider, upstream.status)
         return Outcome.delivered(Failure.OK, response, upstream.status, observer)
+
+    def _observe_limits(
+        self, provider: ProviderConfig, credential: Credential, upstream: aiohttp.ClientResponse
+    ) -> None:
+        """The limits an Anthropic-format answer reports, published (after the answer went
+        out, on success) and told to the router; answers without them cost two lookups."""
+        headers = upstream.headers
+        if provider.format is not WireFormat.ANTHROPIC or not carries_rate_limits(headers):
+            return
+        limits = parse_rate_limits(headers)
+        if limits is None:
+            return
+        who = credential.token_id or mask(credential.secret) or credential.mode.value
+        self.bus.publish(
+            RateLimitsObserved(provider.name, who, time.time(), upstream.status, limits)
+        )
+        if self._limits_heard is not None:
+            self._limits_heard(provider.name, limits)
 
     def _response_started(self, exchange: Exchange, provider: ProviderConfig, status: int) -> None:
         ttfb_ms = (asyncio.get_running_loop().time() - exchange.started) * 1000

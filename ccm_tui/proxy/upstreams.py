@@ -10,12 +10,14 @@ published as the provider's `ProviderStateChanged`.
 from __future__ import annotations
 
 import dataclasses
+import time
 
 from ccm_tui.auth import TokenManager
 from ccm_tui.config import Config, ProviderConfig
 from ccm_tui.events import EventBus, Failure, ProviderCountersReset, ProviderStateChanged
 from ccm_tui.proxy.breaker import Breaker
 from ccm_tui.proxy.credentials import Credentials, mode_of
+from ccm_tui.ratelimits import RateLimits
 
 
 class Upstreams:
@@ -26,6 +28,7 @@ class Upstreams:
         self._providers: dict[str, ProviderConfig] = {}
         self._breakers: dict[str, Breaker] = {}
         self._enabled: dict[str, bool] = {}
+        self._limits: dict[str, RateLimits] = {}  # the last heard, of opted-in providers
         self.apply(config)
 
     @property
@@ -45,6 +48,11 @@ class Upstreams:
         for breaker in self._breakers.values():
             breaker.failures_to_open, breaker.cooldown_s = settings.failures, settings.cooldown_s
         self._enabled = {p.name: p.enabled for p in config.providers}
+        self._limits = {
+            name: limits
+            for name, limits in self._limits.items()
+            if self._providers.get(name) and self._providers[name].prefer_below is not None
+        }
         self.credentials.configure(config.providers)
 
     def use_derived_key(self, name: str, derived: bool) -> bool:
@@ -73,6 +81,26 @@ class Upstreams:
 
     def breaker(self, name: str) -> Breaker:
         return self._breakers[name]
+
+    def pressed(self, name: str) -> str:
+        """Why limit-aware routing tries this provider after the others ("" when it does
+        not: also whenever the provider has no `prefer_below`)."""
+        limits = self._limits.get(name)
+        provider = self._providers.get(name)
+        if limits is None or provider is None or provider.prefer_below is None:
+            return ""
+        return limits.pressure(provider.prefer_below, time.time())
+
+    def limits_heard(self, name: str, limits: RateLimits) -> None:
+        """An answer reported limits: kept for routing if the provider opted in, and a
+        refusal with a reset time holds its breaker open until then."""
+        provider = self._providers.get(name)
+        if provider is None or provider.prefer_below is None:
+            return
+        self._limits[name] = limits
+        until = limits.rejected_until
+        if until is not None and self._breakers[name].hold_until(until):
+            self.publish(name)
 
     def record(self, name: str, failure: Failure, retry_after_s: float | None) -> None:
         breaker = self._breakers.get(name)

@@ -7,13 +7,14 @@ through `delivery`, which applies the provider's scenario.
 
 from __future__ import annotations
 
+import time
 from typing import Any
 
 import orjson
 from aiohttp import web
 from multidict import CIMultiDictProxy
 
-from ccm_tui.sim import delivery, reply, wire
+from ccm_tui.sim import delivery, limits, reply, wire
 from ccm_tui.sim import openai as oai
 from ccm_tui.sim.endpoint import Endpoint
 from ccm_tui.sim.oauth import DERIVED_KEY_PREFIX
@@ -69,6 +70,16 @@ class ModelRoutes:
             raise wire.RequestError(401, "authentication_error", wire.MSG_INVALID_KEY)
         return False
 
+    def _refused_by_plan(self, provider: str, scenario: Scenario, headers: dict[str, str]) -> bool:
+        """A subscription at its limit: the unified headers say so, and when it resets."""
+        now = time.time()
+        wait = self.sim.plans.rejected_for(provider, scenario, now)
+        headers.update(self.sim.plans.headers(provider, scenario, now))
+        if wait is None:
+            return False
+        headers["retry-after"] = str(max(1, int(wait + 0.999)))
+        return True
+
     @staticmethod
     def _check_model(scenario: Scenario, model: str) -> None:
         if scenario.models is not None and model not in scenario.models:
@@ -90,14 +101,20 @@ class ModelRoutes:
                 raise wire.RequestError(413, "request_too_large", wire.ERROR_TYPES[413][1])
             body = wire.parse_json(raw)
             wire.validate_messages_request(body, need_max_tokens=True)
-            if self._authenticate(request.headers, scenario, body, shape=True):
-                wire.add_unified_headers(headers)
+            oauth = self._authenticate(request.headers, scenario, body, shape=True)
             self._check_model(scenario, body["model"])
             if fault and scenario.status is not None:
                 return delivery.fault_error(scenario, headers)
+            if oauth and self._refused_by_plan(provider, scenario, headers):
+                raise wire.RequestError(429, "rate_limit_error", limits.REJECTED_MESSAGE)
             answer = reply.build_reply(
                 body, len(raw), self.sim.text(provider), scenario.output_chunks
             )
+            if oauth:
+                now = time.time()
+                tokens = answer.input_tokens + answer.output_tokens
+                self.sim.plans.charge(provider, scenario, tokens, now)
+                headers.update(self.sim.plans.headers(provider, scenario, now))
         except wire.RequestError as exc:
             return delivery.error(exc.status, exc.error_type, exc.message, headers)
         if body.get("stream") is True:

@@ -74,6 +74,13 @@ class Scenario:
     claude_code_only: bool = _doc(
         False, "every OAuth-token request gets the Claude-Code-only 400 (claude-code-mux #7)"
     )
+    # Subscription windows (OAuth answers' anthropic-ratelimit-unified-* headers).
+    window_5h_tokens: int = _doc(
+        50_000_000, "tokens the 5-hour window holds: utilisation is tokens served / this"
+    )
+    window_5h_s: int = _doc(18_000, "the 5-hour window's length in seconds (short for a demo)")
+    window_7d_tokens: int = _doc(500_000_000, "tokens the 7-day window holds")
+    window_7d_s: int = _doc(604_800, "the 7-day window's length in seconds")
 
     def __post_init__(self) -> None:
         # Freeze the mutable inputs so a Scenario can be shared between requests safely.
@@ -86,6 +93,11 @@ class Scenario:
             raise ValueError("probability must be between 0 and 1")
         if self.times is not None and self.times < 0:
             raise ValueError("times must not be negative")
+        if (
+            min(self.window_5h_tokens, self.window_5h_s, self.window_7d_tokens, self.window_7d_s)
+            < 1
+        ):
+            raise ValueError("window sizes and lengths must be at least 1")
         if self.status is not None and not 400 <= self.status <= 599:
             raise ValueError("status must be an HTTP error status (400-599)")
 

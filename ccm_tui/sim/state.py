@@ -16,6 +16,7 @@ from typing import Any
 import orjson
 from aiohttp import web
 
+from ccm_tui.sim.limits import PlanWindows
 from ccm_tui.sim.oauth import CLIENT_ID, DEFAULT_SCOPES, OAuthState, TokenGrant
 from ccm_tui.sim.scenario import HEALTHY, Scenario
 
@@ -73,6 +74,7 @@ class SimState:
             max_drops_api_key_scope=max_drops_api_key_scope,
         )
         self.token_requests: list[dict[str, Any]] = []
+        self.plans = PlanWindows()  # the subscription windows OAuth answers report
         # Set when the app shuts down: stalled answers then end instead of holding it up.
         self.closing = asyncio.Event()
         self._history = history

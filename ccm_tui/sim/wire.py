@@ -132,13 +132,6 @@ def rate_limit_headers(remaining: int, input_tokens: int) -> dict[str, str]:
     }
 
 
-def add_unified_headers(headers: dict[str, str]) -> None:
-    """*[reported]* Subscription (OAuth) traffic also carries the unified rate-limit headers."""
-    now = int(time.time())
-    headers.setdefault("anthropic-ratelimit-unified-status", "allowed")
-    headers.setdefault("anthropic-ratelimit-unified-reset", str(now - now % 18000 + 18000))
-
-
 class RequestError(Exception):
     """A request the real API would refuse with 4xx; carries the status, type and message."""
 

@@ -38,13 +38,15 @@ from ccm_tui.tui.widgets.providers import ProvidersTable, offered_actions
 from ccm_tui.tui.widgets.requests import RequestsTable
 from ccm_tui.tui.widgets.table import LiveTable
 from ccm_tui.tui.widgets.tokens import TokensTable
+from ccm_tui.tui.widgets.usage import UsageTable, gauges, limits_lines, usage_caption
 
-PANES = ("requests", "providers", "tokens", "detail")
+PANES = ("requests", "providers", "tokens", "detail", "usage")
 PANE_TITLES = {
     "requests": "Requests",
     "providers": "Providers",
     "tokens": "Tokens",
     "detail": "Detail",
+    "usage": "Usage",
 }
 WIDE = (120, 32)  # at least this many columns and rows: every pane at once
 PANE_GROUP = Binding.Group("Panes")
@@ -71,6 +73,7 @@ class CcmApp(App[int]):
         Binding("2", "pane('providers')", "Providers", id="app.pane.providers", group=PANE_GROUP),
         Binding("3", "pane('tokens')", "Tokens", id="app.pane.tokens", group=PANE_GROUP),
         Binding("4", "pane('detail')", "Detail", id="app.pane.detail", group=PANE_GROUP),
+        Binding("5", "pane('usage')", "Usage", id="app.pane.usage", group=PANE_GROUP),
         Binding("escape", "back", "Back", id="app.back", show=False),
     ]
 
@@ -111,6 +114,9 @@ class CcmApp(App[int]):
         self.providers = ProvidersTable(self.state, self.palette, clock, id="providers-table")
         self.tokens = TokensTable(self.state, self.palette, clock, id="tokens-table")
         self.detail = DetailView(self.palette, id="detail-view")
+        self.usage = UsageTable(self.state, self.palette, clock, id="usage-table")
+        self.usage_caption = TextLine(id="usage-caption", classes="caption")
+        self.usage_limits = Static(id="usage-limits", classes="caption")
         # Held, not queried: they are updated several times a second, and a tick that
         # fires while the app shuts down must not fail to find them.
         self.status_line = TextLine(id="status-line")
@@ -151,6 +157,10 @@ class CcmApp(App[int]):
             with self.panes["tokens"]:
                 yield self.tokens
                 yield self.tokens_empty
+            with self.panes["usage"]:
+                yield self.usage_caption
+                yield self.usage
+                yield self.usage_limits
         yield self.keybar
 
     def on_mount(self) -> None:
@@ -158,7 +168,7 @@ class CcmApp(App[int]):
         self.theme = self.initial_theme
         self.theme_changed_signal.subscribe(self, self._theme_changed)
         self.palette = Palette.from_app(self)
-        for widget in (self.requests, self.providers, self.tokens, self.detail):
+        for widget in (self.requests, self.providers, self.tokens, self.detail, self.usage):
             widget.palette = self.palette
         for name, pane in self.panes.items():
             pane.border_title = PANE_TITLES[name]
@@ -166,6 +176,7 @@ class CcmApp(App[int]):
         with self.batch_update():
             self.providers.update_providers()
             self.tokens.update_tokens()
+            self.usage.update_usage()
             self.requests.rebuild()
         self._refresh_chrome()
         self.adapter.start()
@@ -227,10 +238,13 @@ class CcmApp(App[int]):
             "providers": self.providers,
             "tokens": self.tokens,
             "detail": self.detail,
+            "usage": self.usage,
         }[pane]
         widget.focus()
         if pane == "detail":
             self._show_selected()
+        if pane == "usage":
+            self._refresh_chrome()
 
     def on_tabs_tab_activated(self, event: Tabs.TabActivated) -> None:
         pane = (event.tab.id or "tab-requests").removeprefix("tab-")
@@ -250,6 +264,7 @@ class CcmApp(App[int]):
                 self.requests.rebuild()
                 self.providers.rebuild()
                 self.tokens.rebuild()
+                self.usage.rebuild()
             else:
                 if dirty.requests:
                     self.requests.update_requests(dirty.requests)
@@ -257,6 +272,8 @@ class CcmApp(App[int]):
                     self.providers.update_providers(dirty.providers)
                 if dirty.tokens:
                     self.tokens.update_tokens()
+                if dirty.usage:
+                    self.usage.update_usage()
             if self.detail.request_id in dirty.requests or dirty.everything:
                 self._show_selected()
         if dirty.connection is not None:
@@ -297,8 +314,18 @@ class CcmApp(App[int]):
         self.status_line.show(where, counts)
         self.requests_caption.show(chrome.requests_caption(self.requests, self.palette))
         stats = self.state.providers.get(self.providers.selected or "")
-        self.providers_caption.show(chrome.provider_caption(stats, self.palette, now))
+        caption = chrome.provider_caption(stats, self.palette, now)
+        observed = self.state.usage.latest_limits(stats.name) if stats is not None else None
+        shown = gauges(observed, now, self.palette)
+        if shown:  # its windows, where the provider reported them
+            caption.append(" · ", self.palette.style("ccm-muted"))
+            caption.append_text(shown)
+        self.providers_caption.show(caption)
         self.tokens_empty.display = not self.state.tokens
+        if self.wide or self.active_pane == "usage":
+            width = self.size.width
+            self.usage_caption.show(usage_caption(self.state, self.palette, now, width))
+            self.usage_limits.update(limits_lines(self.state, self.palette, now))
 
     # -- selection and detail --------------------------------------------------------------
 

@@ -23,6 +23,7 @@ from ccm_tui.events import (
     Notice,
     ProviderCountersReset,
     ProviderStateChanged,
+    RateLimitsObserved,
     RequestFinished,
     RequestStarted,
     ResponseStarted,
@@ -49,6 +50,7 @@ class Dirty:
     requests: dict[str, None] = field(default_factory=dict)
     providers: set[str] = field(default_factory=set)
     tokens: bool = False
+    usage: bool = False  # a request finished or limits were heard
     everything: bool = False
     notices: list[Notice] = field(default_factory=list)
     connection: ConnectionChanged | None = None
@@ -61,8 +63,12 @@ class Dirty:
             self.providers.add(event.provider)
         elif isinstance(event, RequestFinished):
             self.requests[event.request_id] = None
+            self.usage = True
             if event.provider:
                 self.providers.add(event.provider)
+        elif isinstance(event, RateLimitsObserved):
+            self.usage = True
+            self.providers.add(event.provider)
         elif isinstance(event, ProviderStateChanged | ProviderCountersReset):
             self.providers.add(event.provider)
         elif isinstance(event, TokenStateChanged):
@@ -76,11 +82,11 @@ class Dirty:
 
     def take(self) -> Dirty:
         taken = Dirty(
-            self.requests, self.providers, self.tokens, self.everything, self.notices,
-            self.connection,
+            self.requests, self.providers, self.tokens, self.usage, self.everything,
+            self.notices, self.connection,
         )  # fmt: skip
         self.requests, self.providers, self.notices = {}, set(), []
-        self.tokens = self.everything = False
+        self.tokens = self.usage = self.everything = False
         self.connection = None
         return taken
 

@@ -24,9 +24,14 @@ ENV = {"CCM_TEST_KEY": "sk-ant-api03-attach-secret-key-abcdefghijkl"}
 
 @pytest.fixture
 def config(sim: Simulator, tmp_path: Path) -> Path:
-    """A serve config that wants PROXY_KEY, with both providers on the in-process simulator."""
-    text = config_for(sim.base_url).replace(
-        'host = "127.0.0.1"\n', f'host = "127.0.0.1"\napi_key = "{PROXY_KEY}"\n', 1
+    """A serve config that wants PROXY_KEY, with both providers on the in-process simulator;
+    without history, so a restarted serve starts empty (tests/proxy/test_history_gateway.py
+    has the restart that keeps it)."""
+    text = (
+        config_for(sim.base_url).replace(
+            'host = "127.0.0.1"\n', f'host = "127.0.0.1"\napi_key = "{PROXY_KEY}"\n', 1
+        )
+        + "\n[history]\nenabled = false\n"
     )
     assert PROXY_KEY in text
     path = tmp_path / "config.toml"

@@ -76,6 +76,8 @@ async def test_snapshot_then_live_events_reproduce_the_proxys_state(sim, proxy, 
     assert ours["providers"]["primary"]["counts"] == {"ok": 4, "overloaded": 2}
     assert ours["providers"]["primary"]["enabled"] is False
     assert ours["providers"]["secondary"]["requests"] == 0  # reset after its 2 answers
+    # The Usage pane's numbers too, history totals included: snapshot, then events.
+    assert ours["usage"]["days"] and ours["usage"] == theirs["usage"]
 
 
 async def test_each_remote_event_is_published_and_folded_exactly_once(sim, proxy, attach):

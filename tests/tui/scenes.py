@@ -25,6 +25,7 @@ from ccm_tui.events import (
     EventBus,
     Failure,
     ProviderStateChanged,
+    RateLimitsObserved,
     RefreshState,
     RequestFinished,
     RequestStarted,
@@ -33,6 +34,7 @@ from ccm_tui.events import (
     TokenStateChanged,
 )
 from ccm_tui.monitor import MonitorState
+from ccm_tui.ratelimits import RateLimits, Window
 from ccm_tui.tui.app import CcmApp
 from ccm_tui.tui.theming import ThemeSet, load_themes
 
@@ -199,6 +201,22 @@ def scene_events(now: float = FIXED) -> list[Event]:
             output_tokens=87,
             duration_ms=1830.0,
             text="The breaker opens after three failures in a row.",
+        ),
+        # claude-max's subscription windows, as its last answer reported them
+        RateLimitsObserved(
+            "claude-max",
+            "claude-max",
+            now - 37.6,
+            200,
+            RateLimits(
+                status="allowed_warning",
+                reset=now + 4320,
+                representative_claim="five_hour",
+                windows=(
+                    Window("5h", 0.82, now + 4320, "allowed_warning", 0.75),
+                    Window("7d", 0.31, now + 3 * 86400, "allowed"),
+                ),
+            ),
         ),
         # r3: the client's own mistake, passed through
         started("r3", now - 22, "haiku", stream=False, tools=0),

@@ -752,9 +752,10 @@ def pane_text(app: CcmApp, pane: str) -> str:
 
 async def test_the_detail_pane_grows_and_shrinks_with_the_streamed_text(fed):
     """A part of the detail pane is laid out again only when its height changes; the
-    screen must show every line whichever way the text goes."""
+    screen must show every line whichever way the text goes (at a height where all of
+    them fit without a scrollbar between them)."""
     f = fed()
-    async with running(f.app, WIDE) as pilot:
+    async with running(f.app, (120, 48)) as pilot:
         now = f.clock.now
         f.publish(
             started("r1", now), attempt("r1", 1, "primary", "p-model", now),
@@ -1077,7 +1078,7 @@ async def test_at_120x40_with_no_tokens_the_panes_reach_the_footer(fed):
     async with running(f.app, WIDE) as pilot:
         await until(pilot, lambda: f.app.providers.row_count == 2, "the providers")
         await pilot.pause()
-        assert f.app.query_one("#pane-tokens").region.bottom == f.app.keybar.region.y
+        assert f.app.query_one("#pane-usage").region.bottom == f.app.keybar.region.y
 
 
 # -- the footer --------------------------------------------------------------------------------
@@ -1094,7 +1095,7 @@ async def test_the_footer_shows_the_focused_panes_keys_and_the_global_ones(fed):
         text = keybar_text(f.app)
         for shown in ("⏎ Detail", "/ Filter", "␣ Pause", "f Follow", "c Clear", "q Quit"):
             assert shown in text
-        assert "1 2 3 4 Panes" in text and "? Help" in text and "^r Reload" in text
+        assert "1 2 3 4 5 Panes" in text and "? Help" in text and "^r Reload" in text
         assert "On/off" not in text
         f.publish(provider_state("claude-max", auth=AuthMode.OAUTH))
         await pilot.press("2")
@@ -1171,14 +1172,14 @@ async def test_at_80x24_the_tabs_carry_the_pane_keys_and_every_footer_fits(fed):
     f = fed()
     async with running(f.app, NARROW) as pilot:
         labels = [str(tab.label) for tab in f.app.query(Tab)]
-        assert labels == ["1 Requests", "2 Providers", "3 Tokens", "4 Detail"]
-        for key in "1234":
+        assert labels == ["1 Requests", "2 Providers", "3 Tokens", "4 Detail", "5 Usage"]
+        for key in "12345":
             await pilot.press(key)
             text = keybar_text(f.app)
             assert "Panes" not in text and "q Quit" in text
             assert cell_len(text) <= NARROW[0], text
         await pilot.resize_terminal(*WIDE)
-        await until(pilot, lambda: "1 2 3 4 Panes" in keybar_text(f.app), "the pane keys")
+        await until(pilot, lambda: "1 2 3 4 5 Panes" in keybar_text(f.app), "the pane keys")
 
 
 # -- providers ---------------------------------------------------------------------------------

@@ -46,6 +46,7 @@ PANES: dict[str, tuple[tuple[str, ...], Callable[[Pilot[Any]], Awaitable[None]] 
     "providers": (("2",), None),
     "tokens": (("3",), None),
     "detail": (("up", "up", "4"), None),  # the `claude-max ✗529 → zai` request
+    "usage": (("5",), None),
     "help": (("question_mark",), None),
     "filter": ((), open_filter),
 }

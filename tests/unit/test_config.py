@@ -642,3 +642,33 @@ def test_the_hardening_keys_load_with_their_defaults_and_as_written():
 def test_a_wrong_hardening_key_is_an_error_naming_its_line(line, key):
     problem = only(errors_of(f"[server]\n{line}\n" + BASE), key)
     assert problem.line == 2
+
+
+def test_pricing_overrides_the_shipped_prices_and_adds_models():
+    text = BASE + '\n[pricing]\n"glm-4.6" = { input = 0.6, output = 2.2 }\n'
+    text += '"claude-sonnet-4-5" = { input = 1, output = 2 }\n'
+    prices = parse_config(text, PATH, env={}).pricing
+    assert prices.price("glm-4.6").rates.output == 2.2
+    assert prices.price("claude-sonnet-4-5-20250929").rates.input == 1.0
+    assert prices.price("claude-opus-4-1") is not None  # the rest still shipped
+
+
+def test_a_bad_price_is_an_error_naming_the_model_and_field():
+    text = BASE + '\n[pricing]\n"glm-4.6" = { input = "cheap", output = 2.2 }\n'
+    (problem,) = errors_of(text)
+    assert "pricing" in problem.where and "glm-4.6" in str(problem) and "input" in str(problem)
+
+
+def test_prefer_below_is_off_by_default_and_a_fraction_when_set():
+    assert parse_config(BASE, PATH, env={}).provider("primary").prefer_below is None
+    text = BASE.replace('api_key = "sk-ant-api03-primary"\n', 'api_key = "x"\nprefer_below = 0.9\n')
+    assert parse_config(text, PATH, env={}).provider("primary").prefer_below == 0.9
+    (problem,) = errors_of(text.replace("0.9", "90"))
+    assert "prefer_below" in problem.where and "fraction" in str(problem)
+
+
+def test_history_defaults_under_the_state_dir(monkeypatch, tmp_path):
+    monkeypatch.setenv("XDG_STATE_HOME", str(tmp_path))
+    history = parse_config(BASE, PATH, env={}).history
+    assert history.enabled and history.path == tmp_path / "ccm-tui" / "history.sqlite3"
+    assert (history.max_age_days, history.max_mb) == (30.0, 64.0)

@@ -47,7 +47,7 @@ TABLES = list(schema_tables())
 def test_the_schema_has_every_table_the_loader_reads():
     assert [name for name, _ in TABLES] == [
         "top level", "server", "server.timeouts", "router", "breaker", "providers", "models",
-        "models.mappings", "tui", "oauth",
+        "models.mappings", "tui", "oauth", "history",
     ]  # fmt: skip
 
 

@@ -24,6 +24,7 @@ from ccm_tui.events import (
     Notice,
     ProviderCountersReset,
     ProviderStateChanged,
+    RateLimitsObserved,
     RefreshState,
     RequestFinished,
     RequestStarted,
@@ -34,6 +35,7 @@ from ccm_tui.events import (
     event_from_dict,
     event_to_dict,
 )
+from ccm_tui.ratelimits import Bucket, RateLimits, Window
 
 BLOCKS = (
     BlockView("thinking", "", "pondering"),
@@ -114,6 +116,23 @@ SAMPLES: list[Event] = [
     Notice(Level.WARNING, "config reloaded with 1 warning", 1_750_000_001.0),
     ConnectionChanged("http://127.0.0.1:13456", False, "connection refused", 2.0),
     ConnectionChanged("http://127.0.0.1:13456", True, "", None),
+    RateLimitsObserved(
+        "claude-max",
+        "claude-max",
+        1_750_000_002.0,
+        429,
+        RateLimits(
+            status="rejected",
+            reset=1_750_018_000.0,
+            representative_claim="five_hour",
+            fallback_percentage=0.5,
+            overage_status="rejected",
+            overage_disabled_reason="org_level_disabled",
+            windows=(Window("5h", 1.0, 1_750_018_000.0, "rejected"), Window("7d", 0.31)),
+            buckets=(Bucket("requests", 50, 0, 1_750_000_060.0),),
+            extra=(("anthropic-ratelimit-unified-upgrade-paths", "overage"),),
+        ),
+    ),
     SnapshotLoaded(1_750_000_002.0),
 ]
 
