@@ -1973,7 +1973,10 @@ async def test_an_attached_monitor_says_when_the_proxy_is_away_and_recovers(
             await proxy.stop()
             await until(pilot, lambda: "away" in static_text(app, "#status-line"), "away")
             assert "⚠ attached to" in static_text(app, "#status-line")
-            assert any("lost the connection" in t for t in toasts(app))
+            # The toast is mounted a refresh after the status line has the news.
+            await until(
+                pilot, lambda: any("lost the connection" in t for t in toasts(app)), "the toast"
+            )
 
             again = Proxy(proxy.config)
             await again.start("127.0.0.1", port)
