@@ -105,7 +105,9 @@ class RemoteMonitor:
         *,
         idle_timeout_s: float = IDLE_TIMEOUT_S,
         rng: random.Random | None = None,
+        greeting: str | None = None,
     ) -> None:
+        """`greeting`: what the first connection says instead of "connected to URL"."""
         self.url = normalize_url(url)
         self.shown_url = display_url(self.url)
         self.key = key
@@ -116,6 +118,7 @@ class RemoteMonitor:
         self.connected = False
         self.skipped = 0  # events this version could not read (a newer proxy's)
         self._rng = rng or random.Random()
+        self._greeting = greeting
         self._client = client
         self._owns_client = client is None
         self._task: asyncio.Task[Any] | None = None
@@ -210,9 +213,9 @@ class RemoteMonitor:
                         whole=True,
                     )
                 self.connected = True
-                self.bus.publish(
-                    ConnectionChanged(self.shown_url, True, f"connected to {self.shown_url}", None)
-                )
+                said, self._greeting = self._greeting, None
+                said = said or f"connected to {self.shown_url}"
+                self.bus.publish(ConnectionChanged(self.shown_url, True, said, None))
                 parser = SseParser()
                 # httpx declares an AsyncIterator; it is a generator: closing it frees the stream.
                 byte_chunks = cast("AsyncGenerator[bytes, None]", response.aiter_bytes())
@@ -261,11 +264,11 @@ class RemoteMonitor:
     def _restarted(self, instance: ProxyInstance) -> Notice:
         """Without this, a history and counters that start again look like lost data."""
         when = datetime.fromtimestamp(instance.started_at).strftime("%H:%M")
-        return Notice(
-            Level.WARNING,
-            f"{self.shown_url} restarted at {when}: its history and counters started again",
-            time.time(),
-        )
+        if instance.keeps_history:
+            what = "its request history was reloaded; its live counters started again"
+        else:
+            what = "it keeps no history (see [history]): requests and counters started again"
+        return Notice(Level.WARNING, f"{self.shown_url} restarted at {when}: {what}", time.time())
 
     def _decode(self, data: bytes) -> Event | None:
         """The event, or None for one this version does not know (a newer proxy's)."""

@@ -15,7 +15,7 @@ from ccm_tui.backoff import Backoff
 from ccm_tui.config import Config
 from ccm_tui.events import Event, EventBus, Level, Notice, RequestFinished
 from ccm_tui.history import History, HistoryError, HistoryReader, HistorySettings
-from ccm_tui.monitor import MonitorState
+from ccm_tui.monitor import MonitorState, ProxyInstance
 from ccm_tui.paths import default_token_store_path
 from ccm_tui.proxy.app import Proxy
 
@@ -31,7 +31,11 @@ class Gateway:
         refusal_backoff: Backoff = REFUSAL_BACKOFF,
     ) -> None:
         self.bus = EventBus()
-        self.state = MonitorState(history=config.tui.history, prices=config.pricing)
+        self.state = MonitorState(
+            history=config.tui.history,
+            prices=config.pricing,
+            instance=ProxyInstance.new(time.time(), keeps_history=config.history.enabled),
+        )
         # OAuth traffic (token refresh, create_api_key) is rare and not on the hot path.
         self.http = httpx.AsyncClient(timeout=httpx.Timeout(30.0, connect=10.0))
         store = TokenStore(tokens_path or config.oauth.token_store or default_token_store_path())

@@ -149,10 +149,11 @@ class ProxyInstance:
 
     id: str
     started_at: float  # wall clock, epoch seconds
+    keeps_history: bool = False  # its requests survive a restart ([history])
 
     @classmethod
-    def new(cls, now: float) -> ProxyInstance:
-        return cls(secrets.token_hex(8), now)
+    def new(cls, now: float, keeps_history: bool = False) -> ProxyInstance:
+        return cls(secrets.token_hex(8), now, keeps_history)
 
 
 class MonitorState:

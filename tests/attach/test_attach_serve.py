@@ -95,7 +95,10 @@ async def test_attach_reconnects_to_a_restarted_serve_loads_its_snapshot_and_say
         [notice] = attached.log.of(Notice)
         assert attached.log.events.index(notice) > mark  # after the new snapshot, not before
         assert notice.level is Level.WARNING
-        assert notice.message == f"{url} restarted at {at}: its history and counters started again"
+        assert notice.message == (
+            f"{url} restarted at {at}: "
+            "it keeps no history (see [history]): requests and counters started again"
+        )
 
         mark = attached.log.mark()
         await ask(client)

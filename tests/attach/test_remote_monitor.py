@@ -9,6 +9,7 @@ from collections.abc import AsyncIterator
 
 import anthropic
 import orjson
+import pytest
 from aiohttp import web
 from attach_helpers import PROXY_KEY, comparable
 
@@ -23,7 +24,7 @@ from ccm_tui.events import (
     SnapshotLoaded,
     event_to_dict,
 )
-from ccm_tui.monitor import MonitorState
+from ccm_tui.monitor import MonitorState, ProxyInstance
 
 from e2e.procs import free_port
 from support import HELLO
@@ -223,3 +224,16 @@ async def test_a_monitor_prints_nothing(sim, proxy, attach, capfd):
     await attached.log.wait_for(lambda e: isinstance(e, RequestFinished))
     out, err = capfd.readouterr()
     assert (out, err) == ("", "")
+
+
+@pytest.mark.parametrize(
+    ("keeps", "said"),
+    [
+        (True, "its request history was reloaded; its live counters started again"),
+        (False, "it keeps no history (see [history]): requests and counters started again"),
+    ],
+)
+def test_a_restart_says_whether_the_proxy_kept_its_history(keeps, said):
+    monitor = RemoteMonitor("http://127.0.0.1:9", None, MonitorState(), EventBus())
+    notice = monitor._restarted(ProxyInstance("run2", 1_767_268_800.0, keeps))
+    assert notice.level is Level.WARNING and notice.message.endswith(said)

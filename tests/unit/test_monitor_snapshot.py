@@ -135,7 +135,11 @@ def test_total_requests_counts_past_the_history_and_travels_in_the_snapshot():
 
 def test_a_snapshot_names_the_proxy_run_it_comes_from():
     state = MonitorState(clock=Clock(T0))
-    assert state.snapshot()["instance"] == {"id": state.instance.id, "started_at": T0}
+    assert state.snapshot()["instance"] == {
+        "id": state.instance.id,
+        "started_at": T0,
+        "keeps_history": False,
+    }
     assert len(state.instance.id) == 16
     assert through_json(state).instance == state.instance
     assert MonitorState().instance.id != state.instance.id  # each run draws its own
