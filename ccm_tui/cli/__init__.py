@@ -16,11 +16,12 @@ from ccm_tui.cli.common import (
     UsageError,
     config_path,
     load,
+    log_to_file,
     quiet_logging_records,
     run_until_signal,
     tokens_override,
 )
-from ccm_tui.cli.monitor import cmd_attach, cmd_demo, cmd_run
+from ccm_tui.cli.monitor import cmd_attach, cmd_demo, cmd_run, demo_backend
 from ccm_tui.cli.oauth import cmd_derive_key, cmd_import, cmd_login, cmd_use_oauth
 from ccm_tui.cli.usage import add_parsers as add_usage_parsers
 from ccm_tui.config import (
@@ -34,6 +35,7 @@ from ccm_tui.config import (
 )
 from ccm_tui.heap import settle_heap
 from ccm_tui.paths import default_config_path, display
+from ccm_tui.proxy_process import announce_ready
 
 # -- serve -----------------------------------------------------------------------------------
 
@@ -44,11 +46,14 @@ def cmd_serve(args: argparse.Namespace) -> int:
     from ccm_tui.requestlog import RequestLogger
 
     config = load(args)
-    logging.basicConfig(
-        level=getattr(logging, config.server.log_level.upper(), logging.INFO),
-        format="%(message)s",
-        stream=sys.stderr,
-    )
+    monitored = getattr(args, "monitored", False)  # the child of a `ccm-tui` with a screen
+    log_file = log_to_file(config.server.log_level) if monitored else None
+    if log_file is None:
+        logging.basicConfig(
+            level=getattr(logging, config.server.log_level.upper(), logging.INFO),
+            format="%(message)s",
+            stream=sys.stderr,
+        )
     quiet_logging_records()
     gateway = Gateway(config, tokens_path=tokens_override(args))
     gateway.bus.add_listener(RequestLogger(gateway.state))
@@ -61,11 +66,12 @@ def cmd_serve(args: argparse.Namespace) -> int:
             failure.append(str(err))
             await gateway.stop()
             return
-        print(
-            f"ccm-tui {__version__} serving on {url} (config {display(config_path(args))})",
-            file=sys.stderr,
-            flush=True,
-        )
+        serving = f"ccm-tui {__version__} serving on {url} (config {display(config_path(args))})"
+        if log_file is None:
+            print(serving, file=sys.stderr, flush=True)
+        else:
+            logging.getLogger(__name__).info("%s", serving)
+            announce_ready(url, log_file)
         settle_heap()
         try:
             await asyncio.Event().wait()
@@ -152,6 +158,11 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--port", type=_port, help="port to listen on (overrides [server] port)")
     parser.add_argument("--theme", help="theme name (overrides [tui] theme)")
     parser.add_argument("--tokens", metavar="PATH", help="token store path")
+    parser.add_argument(
+        "--keep-serving",
+        action="store_true",
+        help="when the screen quits, leave the proxy serving (ccm-tui attach picks it up)",
+    )
     parser.set_defaults(func=cmd_run)
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
 
@@ -185,6 +196,8 @@ def build_parser() -> argparse.ArgumentParser:
         help="port to listen on (overrides [server] port)",
     )
     tokens_arg(serve)
+    # ccm-tui's own child: logs to the file, says when it serves (ccm_tui.proxy_process).
+    serve.add_argument("--monitored", action="store_true", help=argparse.SUPPRESS)
     serve.set_defaults(func=cmd_serve)
 
     demo_cmd = sub.add_parser(
@@ -192,7 +205,8 @@ def build_parser() -> argparse.ArgumentParser:
     )
     demo_cmd.add_argument("--theme", default=argparse.SUPPRESS, help="theme name")
     demo_cmd.add_argument("--port", type=_port, default=0, help="proxy port (default: any free)")
-    demo_cmd.set_defaults(func=cmd_demo)
+    demo_cmd.add_argument("--monitored", action="store_true", help=argparse.SUPPRESS)
+    demo_cmd.set_defaults(func=lambda a: demo_backend(a) if a.monitored else cmd_demo(a))
 
     attach = sub.add_parser("attach", help="watch a proxy started elsewhere (ccm-tui serve)")
     attach.add_argument("url", help="the proxy's address, e.g. http://127.0.0.1:13456")

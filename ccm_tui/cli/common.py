@@ -63,8 +63,9 @@ def tokens_override(args: argparse.Namespace) -> Path | None:
     return Path(tokens).expanduser() if tokens else None
 
 
-def log_to_file() -> Path:
-    """The screen belongs to the TUI: every log line goes to a file instead."""
+def log_to_file(level: str = "info") -> Path:
+    """The screen belongs to the TUI: every log line goes to a file instead (the proxy's
+    child process too: its terminal is the screen's)."""
     from ccm_tui.paths import log_path
 
     path = log_path()
@@ -75,7 +76,7 @@ def log_to_file() -> Path:
     for old in list(root.handlers):
         root.removeHandler(old)
     root.addHandler(handler)
-    root.setLevel(logging.INFO)
+    root.setLevel(getattr(logging, level.upper(), logging.INFO))
     logging.captureWarnings(True)
     logging.getLogger("httpx").setLevel(logging.WARNING)  # one line per OAuth call is noise
     return path

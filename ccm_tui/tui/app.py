@@ -26,10 +26,11 @@ from ccm_tui.control import ProxyControl
 from ccm_tui.events import ConnectionChanged, EventBus, Level
 from ccm_tui.heap import settle_heap
 from ccm_tui.monitor import MonitorState
+from ccm_tui.proxy_process import Ownership
 from ccm_tui.tui import chrome
 from ccm_tui.tui.filtering import RequestFilter
 from ccm_tui.tui.messages import BusAdapter, MonitorUpdated
-from ccm_tui.tui.screens import ConfirmQuitScreen, FilterScreen, HelpScreen
+from ccm_tui.tui.screens import ConfirmQuitScreen, FilterScreen, HelpScreen, QuitChoice
 from ccm_tui.tui.theming import Palette, ThemeSet, fallback_variables, register_themes
 from ccm_tui.tui.widgets.detail import DetailView
 from ccm_tui.tui.widgets.keybar import KeyBar
@@ -66,6 +67,7 @@ class CcmApp(App[int]):
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("ctrl+q", "quit", "Quit", id="app.quit", priority=True, show=False),
         Binding("q", "request_quit", "Quit", id="app.request_quit"),
+        Binding("d", "detach", "Detach", id="app.detach"),
         Binding("question_mark", "help", "Help", id="app.help", key_display="?"),
         Binding("t", "next_theme", "Theme", id="app.theme"),
         Binding("ctrl+r", "reload", "Reload", id="app.reload"),
@@ -90,14 +92,16 @@ class CcmApp(App[int]):
         tick_s: float = 1.0,
         ansi_color: bool | None = None,
         owns_process: bool = False,
-        simulated: bool = False,
+        ownership: Ownership = Ownership.OWNED,
+        keep_serving: bool = False,
     ) -> None:
         """`owns_process`: the app is the process (ccm-tui, demo, attach), so what exists
         once the screen is up lives as long as it (`heap.settle_heap` then).
-        `simulated`: the traffic is the demo's own, so quitting cuts off nothing real."""
+        `ownership`: what quitting does to the proxy (`keep_serving` is read on exit)."""
         super().__init__(ansi_color=ansi_color)
         self.owns_process = owns_process
-        self.simulated = simulated
+        self.ownership = ownership
+        self.keep_serving = keep_serving
         self.state = state
         self.bus = bus
         self.control = control
@@ -427,16 +431,37 @@ class CcmApp(App[int]):
         self.toast(message)
 
     def action_request_quit(self) -> None:
-        in_flight = 0 if self.simulated else len(self.state.live)
+        """Asks first only where quitting would cut requests off: the proxy is this
+        ccm-tui's own (an attached or simulated one is left alone, or matters not)."""
+        in_flight = len(self.state.live) if self.ownership is Ownership.OWNED else 0
         if not in_flight:
             self.exit(0)
             return
 
-        def answer(quit_now: bool | None) -> None:
-            if quit_now:
+        def answer(choice: QuitChoice | None) -> None:
+            if choice is QuitChoice.DETACH:
+                self.action_detach()
+            elif choice is QuitChoice.QUIT:
                 self.exit(0)
 
         self.push_screen(ConfirmQuitScreen(in_flight), answer)
+
+    def action_detach(self) -> None:
+        """Quits the screen and leaves the proxy serving, for `ccm-tui attach` later."""
+        self.keep_serving = True
+        self.exit(0)
+
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        if action == "detach":  # only a proxy this ccm-tui started can be left behind
+            return self.ownership is Ownership.OWNED
+        return True
+
+    def hang_up(self) -> None:
+        """The terminal went away (SIGHUP): nobody can answer a prompt. Requests in flight
+        keep their proxy serving (its pid is in the log); an idle one stops."""
+        if self.ownership is Ownership.OWNED and self.state.live:
+            self.keep_serving = True
+        self.exit(0)
 
     async def action_quit(self) -> None:
         self.exit(0)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import enum
 from typing import ClassVar
 
 from rich.table import Table
@@ -95,10 +96,17 @@ class FilterScreen(ModalScreen[RequestFilter | None]):
         self.dismiss(None)
 
 
-class ConfirmQuitScreen(ModalScreen[bool]):
+class QuitChoice(enum.Enum):
+    QUIT = "quit"
+    DETACH = "detach"  # quit the screen, keep the proxy serving
+    STAY = "stay"
+
+
+class ConfirmQuitScreen(ModalScreen[QuitChoice]):
     BINDINGS: ClassVar[list[BindingType]] = [
-        Binding("y", "answer(True)", "Quit", id="quit.yes"),
-        Binding("n,escape", "answer(False)", "Stay", id="quit.no"),
+        Binding("y", "answer('quit')", "Quit", id="quit.yes"),
+        Binding("d", "answer('detach')", "Quit, keep serving", id="quit.detach"),
+        Binding("n,escape", "answer('stay')", "Stay", id="quit.no"),
     ]
 
     def __init__(self, in_flight: int) -> None:
@@ -110,9 +118,10 @@ class ConfirmQuitScreen(ModalScreen[bool]):
             yield Static(
                 Text(
                     f"{self._in_flight} request(s) still in flight; quitting stops the proxy "
-                    "and cuts them off.\nQuit anyway?  y / n"
+                    "and cuts them off. Quit anyway?\n\n"
+                    "y quit · d quit, keep the proxy serving · n stay"
                 )
             )
 
-    def action_answer(self, answer: bool) -> None:
-        self.dismiss(answer)
+    def action_answer(self, answer: str) -> None:
+        self.dismiss(QuitChoice(answer))

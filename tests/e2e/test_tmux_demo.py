@@ -1,85 +1,26 @@
-"""`ccm-tui demo` as a newcomer runs it: in tmux, keys pressed, the screen read back.
-
-Everything the demo writes goes to a temporary HOME and XDG dirs, never the real ones.
-Each run gets its own tmux server (`-L`), so a user's tmux is never touched.
-"""
+"""`ccm-tui demo` as a newcomer runs it: in tmux, keys pressed, the screen read back."""
 
 from __future__ import annotations
 
 import json
-import os
 import re
-import shlex
-import shutil
-import subprocess
-import sys
-import time
 import tomllib
-import uuid
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
 
-REPO = Path(__file__).resolve().parents[2]
+from e2e.tmux import Terminal, require_tmux
+
 TOKEN_ROW = re.compile(r"claude-max +claude-max ")  # the demo's token, used by that provider
 COUNTDOWN = re.compile(r"\b(\d+h \d\dm \d\ds|\d+m \d\ds|\d+s)\b")
 
 
-def require_tmux() -> str:
-    tmux = shutil.which("tmux")
-    if tmux is None:
-        if os.environ.get("CCM_REQUIRE_E2E"):
-            pytest.fail("tmux is required (CCM_REQUIRE_E2E is set) but not installed")
-        pytest.skip("tmux not installed: the terminal end-to-end tests need it")
-    return tmux
-
-
-class Demo:
+class Demo(Terminal):
     """`python -m ccm_tui demo` in a detached tmux session of a given size."""
 
     def __init__(self, tmux: str, root: Path, width: int, height: int) -> None:
-        self.tmux = tmux
-        self.socket = f"ccm-e2e-{uuid.uuid4().hex[:8]}"
-        self.home = root / "home"
-        self.state = root / "state"
-        self.exit_file = root / "exit-status"
-        dirs = {
-            "HOME": self.home,
-            "XDG_CONFIG_HOME": root / "config",
-            "XDG_STATE_HOME": self.state,
-            "XDG_DATA_HOME": root / "data",
-            "XDG_CACHE_HOME": root / "cache",
-        }
-        for path in dirs.values():
-            path.mkdir(parents=True, exist_ok=True)
-        env = " ".join(f"{name}={shlex.quote(str(path))}" for name, path in dirs.items())
-        demo = f"{shlex.quote(sys.executable)} -m ccm_tui demo"
-        script = f"{demo}; echo EXIT=$? > {shlex.quote(str(self.exit_file))}"
-        # COLUMNS/LINES (pytest's own, 80x24) would override the size of the tmux window.
-        unset = "-u COLUMNS -u LINES -u CLAUDE_CONFIG_DIR -u TMUX"
-        command = f"env {unset} {env} sh -c {shlex.quote(script)}"
-        self.run(
-            "new-session", "-d", "-s", "demo", "-x", str(width), "-y", str(height),
-            "-c", str(REPO), command,
-            # keep the last screen (a traceback, say) after the demo ends
-            ";", "set-option", "-g", "remain-on-exit", "on",
-            # escape reaches the app at once, not after tmux's wait for a sequence
-            ";", "set-option", "-s", "escape-time", "0",
-        )  # fmt: skip
-        self.size = self.run(
-            "display-message", "-p", "-t", "demo", "#{window_width}x#{window_height}"
-        )
-        self.socket_path = Path(self.run("display-message", "-p", "#{socket_path}").strip())
-
-    def run(self, *args: str) -> str:
-        result = subprocess.run(
-            [self.tmux, "-L", self.socket, "-f", os.devnull, *args],
-            capture_output=True,
-            text=True,
-            timeout=10,
-        )
-        return result.stdout
+        super().__init__(tmux, root, width, height, ["demo"])
 
     @property
     def config(self) -> Path:
@@ -88,50 +29,6 @@ class Demo:
     @property
     def token_store(self) -> Path:
         return self.state / "ccm-tui" / "demo" / "oauth_tokens.json"
-
-    def screen(self) -> str:
-        return self.run("capture-pane", "-p", "-t", "demo")
-
-    def press(self, *keys: str) -> None:
-        self.run("send-keys", "-t", "demo", *keys)
-
-    def wait_for(self, condition: Callable[[str], object], what: str, timeout: float = 20) -> str:
-        """Polls the screen until `condition(screen)` holds; fails showing what was there."""
-        deadline = time.monotonic() + timeout
-        while True:
-            text = self.screen()
-            if condition(text):
-                return text
-            if self.exit_file.exists() or time.monotonic() > deadline:
-                log = self.state / "ccm-tui" / "ccm-tui.log"
-                tail = log.read_text()[-2000:] if log.exists() else "(no log)"
-                ended = self.exit_file.read_text() if self.exit_file.exists() else "running"
-                raise AssertionError(
-                    f"waited for {what}; demo {ended.strip()}; {self.size.strip()} screen:\n"
-                    f"{text}\nlog:\n{tail}"
-                )
-            time.sleep(0.2)
-
-    def quit(self) -> int:
-        """q, and y if it asks (requests are nearly always in flight); the exit status."""
-        self.press("q")
-        deadline = time.monotonic() + 15
-        answered = False
-        while not self.exit_file.exists():
-            if time.monotonic() > deadline:
-                raise AssertionError(f"the demo did not exit after q; screen:\n{self.screen()}")
-            if not answered and "Quit anyway?" in self.screen():
-                self.press("y")
-                answered = True
-            time.sleep(0.1)
-        match = re.search(r"EXIT=(\d+)", self.exit_file.read_text())
-        assert match, self.exit_file.read_text()
-        return int(match.group(1))
-
-    def close(self) -> None:
-        self.run("kill-server")
-        if self.socket_path.name == self.socket:  # tmux leaves its socket file behind
-            self.socket_path.unlink(missing_ok=True)
 
 
 @pytest.fixture
@@ -199,12 +96,15 @@ def test_demo_at_80x24_runs_switches_a_key_and_quits_with_0(demo):
 def test_demo_at_200x60_shows_every_pane_at_once(demo):
     d = demo(200, 60)
     screen = d.wait_for(
-        lambda s: "claude-max ✗400" in s and COUNTDOWN.search(line_with(s, TOKEN_ROW)),
-        "requests and a token countdown",
+        lambda s: (
+            "claude-max ✗400" in s
+            and COUNTDOWN.search(line_with(s, TOKEN_ROW))
+            and "scope×" in s  # the providers pane, beside the requests, once it failed
+        ),
+        "requests, a token countdown and claude-max's scope failures",
     )
     for title in ("Requests", "Detail", "Providers", "Tokens"):
         assert f"─ {title} ─" in screen, title
-    assert "scope×" in screen  # the providers pane, beside the requests
     assert "Req" in screen and "Credential" in screen
     assert d.quit() == 0
 

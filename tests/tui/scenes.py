@@ -282,8 +282,9 @@ def builtin_themes(tmp: Path) -> ThemeSet:
 def scene_app(
     tmp: Path, theme: str = "ccm-dark", clock: Callable[[], float] = lambda: FIXED
 ) -> CcmApp:
-    """The monitor over the scene: frozen clock, no traffic, no tick during a snapshot."""
-    return CcmApp(
+    """The monitor over the scene: frozen clock, no traffic, no tick during a snapshot,
+    no animation (the tabs' underline slides in: caught mid-way, a picture would differ)."""
+    app = CcmApp(
         folded(scene_events(), clock),
         EventBus(),
         RecordingControl(),
@@ -293,3 +294,5 @@ def scene_app(
         clock=clock,
         tick_s=3600,
     )
+    app.animation_level = "none"
+    return app

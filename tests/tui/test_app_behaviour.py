@@ -64,6 +64,7 @@ from ccm_tui.gateway import Gateway
 from ccm_tui.masking import mask
 from ccm_tui.monitor import MonitorState
 from ccm_tui.proxy.app import Proxy
+from ccm_tui.proxy_process import Ownership
 from ccm_tui.tui.app import CcmApp
 from ccm_tui.tui.filtering import RequestFilter
 from ccm_tui.tui.screens import ConfirmQuitScreen, FilterScreen, HelpScreen
@@ -1803,14 +1804,68 @@ async def test_q_with_nothing_in_flight_exits_at_once(fed):
     assert f.app.return_code == 0
 
 
-async def test_q_in_the_demo_quits_at_once_its_traffic_being_simulated(fed):
-    f = fed(simulated=True)
+@pytest.mark.parametrize("ownership", [Ownership.SIMULATED, Ownership.ATTACHED])
+async def test_q_quits_at_once_where_quitting_cuts_nothing_off(fed, ownership):
+    """The demo's traffic is simulated; an attached proxy is left serving."""
+    f = fed(ownership=ownership)
     async with running(f.app, NARROW) as pilot:
         in_flight(f)
         await until(pilot, lambda: f.app.requests.row_count == 1, "the live row")
         await pilot.press("q")
         assert not isinstance(f.app.screen, ConfirmQuitScreen)
-    assert f.app.return_code == 0
+    assert f.app.return_code == 0 and not f.app.keep_serving
+
+
+async def test_d_quits_and_keeps_the_proxy_serving(fed):
+    f = fed()
+    async with running(f.app, NARROW) as pilot:
+        await pilot.press("d")
+    assert f.app.return_code == 0 and f.app.keep_serving
+
+
+async def test_the_quit_prompt_offers_to_keep_the_proxy_serving(fed):
+    f = fed()
+    async with running(f.app, NARROW) as pilot:
+        in_flight(f)
+        await until(pilot, lambda: f.app.requests.row_count == 1, "the live row")
+        await pilot.press("q")
+        assert "d quit, keep the proxy serving" in screen_text(f.app)
+        await pilot.press("d")
+    assert f.app.return_code == 0 and f.app.keep_serving
+
+
+@pytest.mark.parametrize("ownership", [Ownership.SIMULATED, Ownership.ATTACHED])
+async def test_d_is_neither_offered_nor_acted_on_for_a_proxy_not_its_own(fed, ownership):
+    f = fed(ownership=ownership)
+    async with running(f.app, WIDE) as pilot:
+        assert "Detach" not in f.app.keybar.render().plain
+        await pilot.press("d")
+        await pilot.pause()
+        assert f.app.is_running and not f.app.keep_serving
+
+
+async def test_its_own_proxy_offers_d_in_the_footer_and_help_stays_in_reach(fed):
+    f = fed()
+    async with running(f.app, WIDE) as pilot:
+        await pilot.pause()
+        assert "d Detach" in f.app.keybar.render().plain
+    f = fed()
+    async with running(f.app, NARROW) as pilot:
+        await pilot.pause()
+        footer = f.app.keybar.render().plain
+        assert footer.endswith(" … ? Help") and len(footer) <= NARROW[0], footer
+
+
+@pytest.mark.parametrize(("live", "keeps"), [(True, True), (False, False)])
+async def test_a_hang_up_keeps_the_proxy_serving_only_for_requests_in_flight(fed, live, keeps):
+    f = fed()
+    async with running(f.app, NARROW) as pilot:
+        if live:
+            in_flight(f)
+            await until(pilot, lambda: f.app.requests.row_count == 1, "the live row")
+        f.app.hang_up()
+        await pilot.pause()
+    assert f.app.return_code == 0 and f.app.keep_serving is keeps
 
 
 async def test_ctrl_q_exits_at_once_even_with_requests_in_flight(fed):

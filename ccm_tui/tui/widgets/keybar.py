@@ -10,6 +10,8 @@ from textual.binding import Binding
 from textual.screen import Screen
 from textual.widget import Widget
 
+HELP_KEY = "question_mark"
+
 
 class KeyEntry(NamedTuple):
     keys: tuple[tuple[str, str], ...]  # (key, how it is shown)
@@ -99,12 +101,37 @@ class KeyBar(Widget):
 
     def render(self) -> Text:
         description_style = self.get_component_rich_style("keybar--description")
+        pieces = [self._piece(entry, description_style) for entry in self.entries]
         line = Text(no_wrap=True, overflow="ellipsis", end="")
-        for entry in self.entries:
-            dim = Style(dim=not entry.enabled)
-            line.append(" ")
-            for index, (key, shown) in enumerate(entry.keys):
-                click = Style.from_meta({"@click": f"app.simulate_key({key!r})"})
-                line.append(f"{' ' if index else ''}{shown}", dim + click)
-            line.append(f" {entry.description}", description_style + dim)
+        for piece in self._fitted(pieces, self.size.width):
+            line.append_text(piece)
         return line
+
+    def _piece(self, entry: KeyEntry, description_style: Style) -> Text:
+        piece = Text(end="")
+        dim = Style(dim=not entry.enabled)
+        piece.append(" ")
+        for index, (key, shown) in enumerate(entry.keys):
+            click = Style.from_meta({"@click": f"app.simulate_key({key!r})"})
+            piece.append(f"{' ' if index else ''}{shown}", dim + click)
+        piece.append(f" {entry.description}", description_style + dim)
+        return piece
+
+    def _fitted(self, pieces: list[Text], width: int) -> list[Text]:
+        """All of them if they fit; else the first ones, " …", and the help key last, so
+        the way to every key is never the one cut off."""
+        if width <= 0 or sum(p.cell_len for p in pieces) <= width:
+            return pieces
+        entries = zip(pieces, self.entries, strict=True)
+        helps = [piece for piece, entry in entries if HELP_KEY in dict(entry.keys)]
+        tail = [Text(" …", end=""), *helps]
+        room = width - sum(p.cell_len for p in tail)
+        kept: list[Text] = []
+        for piece in pieces:
+            if any(piece is h for h in helps):
+                continue
+            if piece.cell_len > room:
+                break
+            kept.append(piece)
+            room -= piece.cell_len
+        return [*kept, *tail]
