@@ -9,6 +9,7 @@ import signal
 import socket
 import subprocess
 import sys
+import tempfile
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -83,9 +84,34 @@ def serve_process(
             proc.wait(10)
 
 
-def claude_binary() -> str | None:
-    """The Claude Code CLI: $CCM_CLAUDE_BIN (set by .ci/run), else `claude` on PATH."""
-    return os.environ.get("CCM_CLAUDE_BIN") or shutil.which("claude")
+def claude_print(base_url: str, prompt: str = "say hi") -> subprocess.CompletedProcess[str]:
+    """`claude -p PROMPT` against `base_url`, as a new user runs it: a fresh HOME, no
+    telemetry. The CLI is $CCM_CLAUDE_BIN (set by .ci/run), else `claude` on PATH; without
+    it the test is skipped, or fails where CCM_REQUIRE_E2E says it must run."""
+    import pytest
+
+    binary = os.environ.get("CCM_CLAUDE_BIN") or shutil.which("claude")
+    if binary is None:
+        if os.environ.get("CCM_REQUIRE_E2E"):
+            pytest.fail("the Claude Code CLI is required (CCM_CLAUDE_BIN) but missing")
+        pytest.skip("Claude Code CLI not installed (.ci/run installs it)")
+    with tempfile.TemporaryDirectory() as home:
+        return subprocess.run(
+            [binary, "-p", prompt],
+            capture_output=True,
+            text=True,
+            timeout=120,
+            cwd=home,
+            env={
+                "PATH": os.environ.get("PATH", "/usr/bin:/bin"),
+                "HOME": home,
+                "ANTHROPIC_BASE_URL": base_url,
+                "ANTHROPIC_API_KEY": "sk-ant-api03-client-placeholder",
+                "DISABLE_TELEMETRY": "1",
+                "CLAUDE_CODE_DISABLE_NONESSENTIAL_TRAFFIC": "1",
+                "DISABLE_AUTOUPDATER": "1",
+            },
+        )
 
 
 def config_for(sim_url: str, first_fault: str = "") -> str:

@@ -9,7 +9,6 @@ import re
 import signal
 import socket
 import subprocess
-import tempfile
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -19,7 +18,7 @@ import anthropic
 import httpx
 import pytest
 
-from e2e.procs import claude_binary, config_for, free_port, sim_process
+from e2e.procs import claude_print, config_for, free_port, sim_process
 from e2e.tmux import Terminal, require_tmux
 
 ENV = {"CCM_TEST_KEY": "sk-ant-api03-e2e-secret-key-abcdefghijklmnop"}
@@ -215,30 +214,9 @@ def test_a_port_held_by_something_else_is_one_clear_message(setup):
 
 @pytest.mark.timeout(150)
 def test_claude_code_prints_the_upstream_answer_through_ccm_tui_and_it_is_on_screen(setup):
-    binary = claude_binary()
-    if binary is None:
-        if os.environ.get("CCM_REQUIRE_E2E"):
-            pytest.fail("the Claude Code CLI is required (CCM_CLAUDE_BIN) but missing")
-        pytest.skip("Claude Code CLI not installed (.ci/run installs it)")
     t = setup.ccm_tui(width=120, height=40)
     t.wait_for(lambda s: f"serving {setup.url}" in s, "the status line")
-    with tempfile.TemporaryDirectory() as home:
-        result = subprocess.run(
-            [binary, "-p", "say hi"],
-            capture_output=True,
-            text=True,
-            timeout=120,
-            cwd=home,
-            env={
-                "PATH": os.environ.get("PATH", "/usr/bin:/bin"),
-                "HOME": home,
-                "ANTHROPIC_BASE_URL": setup.url,
-                "ANTHROPIC_API_KEY": "sk-ant-api03-client-placeholder",
-                "DISABLE_TELEMETRY": "1",
-                "CLAUDE_CODE_DISABLE_NONESSENTIAL_TRAFFIC": "1",
-                "DISABLE_AUTOUPDATER": "1",
-            },
-        )
+    result = claude_print(setup.url)
     assert result.returncode == 0, result.stderr
     assert "Hello from claude-max." in result.stdout
     t.wait_for(lambda s: "claude-max" in s and " 200 " in s, "Claude Code's request on screen")

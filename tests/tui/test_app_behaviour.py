@@ -1767,15 +1767,16 @@ async def test_a_provider_action_from_the_palette_goes_through_the_control(fed):
 # -- quitting ----------------------------------------------------------------------------------
 
 
-def in_flight(f: Fed) -> None:
+async def in_flight(f: Fed, pilot: Pilot[Any]) -> None:
+    """One request in flight, on screen."""
     f.publish(started("r1", f.clock.now), attempt("r1", 1, "primary", "p", f.clock.now))
+    await until(pilot, lambda: f.app.requests.row_count == 1, "the live row")
 
 
 async def test_q_with_requests_in_flight_asks_first_and_n_stays(fed):
     f = fed()
     async with running(f.app, NARROW) as pilot:
-        in_flight(f)
-        await until(pilot, lambda: f.app.requests.row_count == 1, "the live row")
+        await in_flight(f, pilot)
         await pilot.press("q")
         assert isinstance(f.app.screen, ConfirmQuitScreen)
         assert "1 request(s) still in flight" in screen_text(f.app)
@@ -1787,8 +1788,7 @@ async def test_q_with_requests_in_flight_asks_first_and_n_stays(fed):
 async def test_q_with_requests_in_flight_then_y_exits_with_code_0(fed):
     f = fed()
     async with running(f.app, NARROW) as pilot:
-        in_flight(f)
-        await until(pilot, lambda: f.app.requests.row_count == 1, "the live row")
+        await in_flight(f, pilot)
         await pilot.press("q")
         assert isinstance(f.app.screen, ConfirmQuitScreen)
         await pilot.press("y")
@@ -1809,8 +1809,7 @@ async def test_q_quits_at_once_where_quitting_cuts_nothing_off(fed, ownership):
     """The demo's traffic is simulated; an attached proxy is left serving."""
     f = fed(ownership=ownership)
     async with running(f.app, NARROW) as pilot:
-        in_flight(f)
-        await until(pilot, lambda: f.app.requests.row_count == 1, "the live row")
+        await in_flight(f, pilot)
         await pilot.press("q")
         assert not isinstance(f.app.screen, ConfirmQuitScreen)
     assert f.app.return_code == 0 and not f.app.keep_serving
@@ -1826,8 +1825,7 @@ async def test_d_quits_and_keeps_the_proxy_serving(fed):
 async def test_the_quit_prompt_offers_to_keep_the_proxy_serving(fed):
     f = fed()
     async with running(f.app, NARROW) as pilot:
-        in_flight(f)
-        await until(pilot, lambda: f.app.requests.row_count == 1, "the live row")
+        await in_flight(f, pilot)
         await pilot.press("q")
         assert "d quit, keep the proxy serving" in screen_text(f.app)
         await pilot.press("d")
@@ -1861,8 +1859,7 @@ async def test_a_hang_up_keeps_the_proxy_serving_only_for_requests_in_flight(fed
     f = fed()
     async with running(f.app, NARROW) as pilot:
         if live:
-            in_flight(f)
-            await until(pilot, lambda: f.app.requests.row_count == 1, "the live row")
+            await in_flight(f, pilot)
         f.app.hang_up()
         await pilot.pause()
     assert f.app.return_code == 0 and f.app.keep_serving is keeps
@@ -1871,8 +1868,7 @@ async def test_a_hang_up_keeps_the_proxy_serving_only_for_requests_in_flight(fed
 async def test_ctrl_q_exits_at_once_even_with_requests_in_flight(fed):
     f = fed()
     async with running(f.app, NARROW) as pilot:
-        in_flight(f)
-        await until(pilot, lambda: f.app.requests.row_count == 1, "the live row")
+        await in_flight(f, pilot)
         await pilot.press("ctrl+q")
     assert f.app.return_code == 0
 
