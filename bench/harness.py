@@ -1,4 +1,4 @@
-"""What `run.py` and `tui_bench.py` share: processes on loopback, /proc readings, statistics.
+"""What `run.py` and `isolation.py` share: processes on loopback, /proc readings, statistics.
 
 Every process this starts is stopped by `Procs.close()` (also at exit), by its own pid.
 """

@@ -137,17 +137,10 @@ def memory(
     return out
 
 
-def run_tui(
-    procs: h.Procs,
-    args: argparse.Namespace,
-    sim_url: str,
-    baseline_url: str,
-    baseline_pid: int,
-    path: Path,
-) -> Any:
-    cmd = [h.PY, str(h.BENCH / "tui_bench.py"), "--sim", sim_url, "--baseline", baseline_url]
-    cmd += ["--baseline-pid", str(baseline_pid)]
-    cmd += ["--out", str(path)] + (["--smoke"] if args.smoke else [])
+def run_tui(procs: h.Procs, args: argparse.Namespace, path: Path) -> Any:
+    """The screen beside the proxy as `ccm-tui` runs it (isolation.py's `process` mode)."""
+    cmd = [h.PY, str(h.BENCH / "isolation.py"), "--modes", "process", "--out", str(path)]
+    cmd += ["--smoke"] if args.smoke else []
     print("  tui bench:", " ".join(cmd[1:]), flush=True)
     subprocess.run(cmd, check=True, cwd=h.ROOT, env=procs.env)
     import orjson
@@ -301,7 +294,7 @@ def main() -> int:
         if "tui" in only:
             tmp = out.with_suffix(".tui.tmp")
             try:
-                results["tui"] = run_tui(procs, args, sim_url, base_url, base.pid, tmp)
+                results["tui"] = run_tui(procs, args, tmp)
             finally:
                 tmp.unlink(missing_ok=True)
     finally:
@@ -423,39 +416,9 @@ def render(r: dict[str, Any]) -> str:
 
 
 def tui_lines(t: dict[str, Any]) -> list[str]:
-    k = t["keys"]
-    lines = [
-        f"With the TUI (headless CcmApp {t['size']} in the proxy's process, `{t['command']}`):",
-        "",
-        "| figure | body | conc. | baseline | ccm-tui + TUI | ratio |",
-        "| --- | --- | --- | --- | --- | --- |",
-        f"| key press → action, p50 / p99 / max (ms) under {k['load_req_per_s']:.0f} streaming "
-        f"req/s | | | | {_f(k['action_ms']['p50'], 1)} / {_f(k['action_ms']['p99'], 1)} / "
-        f"{_f(k['action_ms']['max'], 1)} | |",
-        f"| key press → screen refreshed, p50 / p99 / max (ms) | | | | "
-        f"{_f(k['painted_ms']['p50'], 1)} / {_f(k['painted_ms']['p99'], 1)} / "
-        f"{_f(k['painted_ms']['max'], 1)} | |",
-        f"| SSE inter-arrival under that load p1 / p50 / p99 (ms) | cc_stream | open loop | | "
-        f"{_gaps(k)} | |",
-    ]
-    for cell in t.get("latency", []):
-        b, c = cell["baseline"], cell["ccm-tui+tui"]
-        lines.append(
-            f"| added latency p50 (ms) | {cell['body']} | {cell['concurrency']} "
-            f"| {_f(b['added_p50_ms'])} | {_f(c['added_p50_ms'])} "
-            f"| {_ratio(c['added_p50_ms'], b['added_p50_ms'])} |"
-        )
-    for s in t.get("streaming", []):
-        b, c = s["baseline"], s["ccm-tui+tui"]
-        lines.append(
-            f"| added TTFB (ms) | cc_stream | {s['concurrency']} | {_f(b['added_ttfb_ms'])} "
-            f"| {_f(c['added_ttfb_ms'])} | {_ratio(c['added_ttfb_ms'], b['added_ttfb_ms'])} |"
-        )
-        lines.append(
-            f"| SSE inter-arrival p1 / p50 / p99 (ms) | cc_stream | {s['concurrency']} "
-            f"| {_gaps(b)} | {_gaps(c)} | |"
-        )
-    return lines
+    from isolation import table_lines
+
+    return [f"With the screen, as `ccm-tui` runs it (`{t['command']}`):", "", *table_lines(t)]
 
 
 if __name__ == "__main__":

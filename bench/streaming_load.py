@@ -2,8 +2,8 @@
 
 python bench/streaming_load.py [--rate 200] [--duration 8]
 
-tui_bench.py asks for key presses handled within 100 ms while the proxy serves `--rate`
-streaming requests per second in the same process. This measures what that load costs the
+isolation.py asks for key presses handled within 100 ms while the proxy serves `--rate`
+streaming requests per second beside the screen. This measures what that load costs the
 proxy alone (`ccm-tui serve`) and the baseline, so the screen's own share can be told apart.
 """
 

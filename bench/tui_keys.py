@@ -6,7 +6,7 @@ A CcmApp (headless) over the snapshot tests' scene plus 300 finished requests; b
 presses `--churn` more requests arrive (40 between presses ≈ 200 req/s at 5 presses a
 second). Presses `2`, `4`, `1` in turn and reports, per press: the time to the action, to
 the next screen refresh, and the process CPU spent from the press until 50 ms after the
-refresh (the follow-up work a press causes). tui_bench.py measures the same keys under
+refresh (the follow-up work a press causes). isolation.py measures the same keys under
 real streaming load; this one tells the screen's own cost apart.
 """
 

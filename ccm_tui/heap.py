@@ -7,7 +7,7 @@ import gc
 # Collect the youngest objects after 5000 net allocations (Python's default is 700), the
 # middle generation every 10th time, the whole heap every 20th of those. Under 200
 # streaming req/s the defaults spent 2.6 s of every 17 in the collector with 100 ms
-# pauses; these spend 1.3 s with 50 ms at most (bench/tui_bench.py, bench/README.md).
+# pauses; these spend 1.3 s with 50 ms at most (bench/isolation.py, bench/README.md).
 THRESHOLDS = (5000, 10, 20)
 
 
