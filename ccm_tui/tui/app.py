@@ -360,10 +360,17 @@ class CcmApp(App[int]):
             listed: set[str | None] = set()
             for binding in bindings:
                 # One row per id: k and o have a second binding where they do not apply.
-                if isinstance(binding, Binding) and binding.id not in listed:
-                    listed.add(binding.id)
-                    key = binding.key_display or binding.key
-                    yield where, key, binding.description, binding.id or ""
+                if not isinstance(binding, Binding) or binding.id in listed:
+                    continue
+                if where == "global" and not self.check_action(binding.action, ()):
+                    continue  # d, where there is no proxy of its own to leave serving
+                listed.add(binding.id)
+                yield (
+                    where,
+                    binding.key_display or binding.key,
+                    binding.description,
+                    binding.id or "",
+                )
 
     def action_filter(self) -> None:
         def apply(result: RequestFilter | None) -> None:

@@ -1837,6 +1837,10 @@ async def test_d_is_neither_offered_nor_acted_on_for_a_proxy_not_its_own(fed, ow
     f = fed(ownership=ownership)
     async with running(f.app, WIDE) as pilot:
         assert "Detach" not in f.app.keybar.render().plain
+        await pilot.press("question_mark")
+        await until(pilot, lambda: isinstance(f.app.screen, HelpScreen), "the help")
+        assert "Detach" not in screen_text(f.app) and "Theme" in screen_text(f.app)
+        await pilot.press("escape")
         await pilot.press("d")
         await pilot.pause()
         assert f.app.is_running and not f.app.keep_serving
@@ -1847,6 +1851,9 @@ async def test_its_own_proxy_offers_d_in_the_footer_and_help_stays_in_reach(fed)
     async with running(f.app, WIDE) as pilot:
         await pilot.pause()
         assert "d Detach" in f.app.keybar.render().plain
+        await pilot.press("question_mark")
+        await until(pilot, lambda: isinstance(f.app.screen, HelpScreen), "the help")
+        assert "app.detach" in screen_text(f.app)
     f = fed()
     async with running(f.app, NARROW) as pilot:
         await pilot.pause()
