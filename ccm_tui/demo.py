@@ -20,7 +20,6 @@ import tomlkit
 
 from ccm_tui.atomicfile import atomic_write_text
 from ccm_tui.auth import TokenEntry, TokenStore
-from ccm_tui.paths import state_dir
 from ccm_tui.sim import Simulator
 
 TOKEN_LIFETIME_S = 120
@@ -118,10 +117,6 @@ history = 1000
 "glm-4.6" = { input = 0.6, output = 2.2 }
 "glm-4.5-air" = { input = 0.2, output = 1.1 }
 """
-
-
-def demo_dir() -> Path:
-    return state_dir() / "demo"
 
 
 def prepare(directory: Path, sim: Simulator) -> Path:

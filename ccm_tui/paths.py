@@ -27,6 +27,11 @@ def state_dir() -> Path:
     return _xdg("XDG_STATE_HOME", ".local/state") / APP
 
 
+def demo_dir() -> Path:
+    """The demo's own config, tokens and history: never the user's."""
+    return state_dir() / "demo"
+
+
 def default_config_path() -> Path:
     return config_dir() / "config.toml"
 

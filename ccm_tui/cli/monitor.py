@@ -23,7 +23,7 @@ from typing import Any
 import httpx
 
 from ccm_tui.cli.common import EXIT_FAILED, UsageError, load, log_to_file
-from ccm_tui.paths import display
+from ccm_tui.paths import demo_dir, display
 from ccm_tui.proxy_process import Ownership, ProxyProcess, ProxyStartFailed
 
 log = logging.getLogger(__name__)
@@ -265,7 +265,7 @@ def demo_backend(args: argparse.Namespace) -> int:
     from ccm_tui.sim.traffic import DemoTraffic
 
     log_file = log_to_file()
-    directory = demo.demo_dir()
+    directory = demo_dir()
 
     async def main() -> None:
         sim = Simulator(token_lifetime_s=demo.TOKEN_LIFETIME_S, seed=None)

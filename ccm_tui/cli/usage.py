@@ -13,7 +13,7 @@ from ccm_tui.config import ConfigError, load_config
 def cmd_usage(args: argparse.Namespace) -> int:
     """The per-day table from the history file, read-only (a running proxy may write it)."""
     from ccm_tui.history import HistoryError, HistoryReader
-    from ccm_tui.paths import history_path
+    from ccm_tui.paths import demo_dir, display, history_path
     from ccm_tui.usagereport import parse_since, render_usage
 
     try:
@@ -28,11 +28,16 @@ def cmd_usage(args: argparse.Namespace) -> int:
         except ConfigError as err:  # the table is still worth showing from the default file
             print(f"ccm-tui: {source} has problems ({len(err.problems)}); "
                   "reading the default history file", file=sys.stderr)  # fmt: skip
+    reader = HistoryReader(path)
     try:
-        print(render_usage(HistoryReader(path), since_s, as_json=args.json))
+        print(render_usage(reader, since_s, as_json=args.json))
     except HistoryError as err:
         print(f"ccm-tui: {err}", file=sys.stderr)
         return EXIT_FAILED
+    demo_config = demo_dir() / "config.toml"
+    if not reader.exists and demo_config.exists():  # a new user's first try is the demo
+        print(f"The demo keeps its own history: ccm-tui usage --config {display(demo_config)}",
+              file=sys.stderr)  # fmt: skip
     return EXIT_OK
 
 

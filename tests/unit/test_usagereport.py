@@ -104,3 +104,20 @@ def test_a_damaged_history_is_an_error_to_show(tmp_path):
     path.write_bytes(b"\x00garbage" * 500)
     with pytest.raises(HistoryError):
         render_usage(HistoryReader(path), 86400, now=NOW)
+
+
+def test_usage_without_history_points_a_demo_user_at_the_demos_own(tmp_path, monkeypatch, capsys):
+    from ccm_tui import cli
+    from ccm_tui.paths import demo_dir
+
+    monkeypatch.setenv("XDG_STATE_HOME", str(tmp_path / "state"))
+    monkeypatch.setenv("XDG_CONFIG_HOME", str(tmp_path / "config"))
+    assert cli.main(["usage"]) == cli.EXIT_OK
+    assert "demo" not in capsys.readouterr().err  # no demo run yet: nothing to point at
+    demo_dir().mkdir(parents=True)
+    (demo_dir() / "config.toml").write_text("", encoding="utf-8")
+    assert cli.main(["usage"]) == cli.EXIT_OK
+    out, err = capsys.readouterr()
+    assert out.startswith("No history yet at ")
+    assert "The demo keeps its own history: ccm-tui usage --config " in err
+    assert err.rstrip().endswith("demo/config.toml")
