@@ -256,6 +256,22 @@ async def test_a_patch_draws_again_only_the_cell_that_changed(monkeypatch):
         assert screen_lines(app)[3].startswith(" a2      B2 ")
 
 
+async def test_a_row_out_of_view_is_repainted_when_scrolled_to_not_when_it_changes(monkeypatch):
+    app = One()
+    async with app.run_test(size=(40, 10)) as pilot:
+        for n in range(30):
+            app.table.add_row(f"r{n}", row(n))
+        await pilot.pause()
+        refreshed: list[int] = []
+        monkeypatch.setattr(app.table, "refresh_line", refreshed.append)
+        app.table.patch_row("r25", {"a": Text("A25"), "b": Text("B25")})  # below the view
+        app.table.patch_row("r2", {"a": Text("A2"), "b": Text("B2")})  # in it: once for both
+        assert refreshed == [3]
+        app.table.move_cursor(25)
+        await pilot.pause()
+        assert any(line.startswith(" A25     B25 ") for line in screen_lines(app))
+
+
 async def test_rows_leaving_keep_the_cursor_on_its_row_and_the_view_where_it_was():
     app = One()
     async with app.run_test(size=(40, 10)) as pilot:
