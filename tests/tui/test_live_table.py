@@ -230,6 +230,12 @@ def row(n: int) -> dict[str, Text]:
     return {"a": Text(f"a{n}"), "b": Text(f"b{n}")}
 
 
+def add_rows(table: LiveTable, count: int) -> None:
+    """Rows r0, r1, ... holding a0/b0, a1/b1, ..."""
+    for n in range(count):
+        table.add_row(f"r{n}", row(n))
+
+
 def screen_lines(app: App[Any]) -> list[str]:
     table = app.query_one(LiveTable)
     return ["".join(s.text for s in strip) for strip in table.render_lines(table.size.region)]
@@ -238,8 +244,7 @@ def screen_lines(app: App[Any]) -> list[str]:
 async def test_a_patch_draws_again_only_the_cell_that_changed(monkeypatch):
     app = One()
     async with app.run_test(size=(40, 10)) as pilot:
-        for n in range(4):
-            app.table.add_row(f"r{n}", row(n))
+        add_rows(app.table, 4)
         await pilot.pause()
         drawn_cells: list[str] = []
         original = widgets.table.cell_segments
@@ -259,8 +264,7 @@ async def test_a_patch_draws_again_only_the_cell_that_changed(monkeypatch):
 async def test_a_row_out_of_view_is_repainted_when_scrolled_to_not_when_it_changes(monkeypatch):
     app = One()
     async with app.run_test(size=(40, 10)) as pilot:
-        for n in range(30):
-            app.table.add_row(f"r{n}", row(n))
+        add_rows(app.table, 30)
         await pilot.pause()
         refreshed: list[int] = []
         monkeypatch.setattr(app.table, "refresh_line", refreshed.append)
@@ -275,8 +279,7 @@ async def test_a_row_out_of_view_is_repainted_when_scrolled_to_not_when_it_chang
 async def test_rows_leaving_keep_the_cursor_on_its_row_and_the_view_where_it_was():
     app = One()
     async with app.run_test(size=(40, 10)) as pilot:
-        for n in range(20):
-            app.table.add_row(f"r{n}", row(n))
+        add_rows(app.table, 20)
         app.table.move_cursor(12)
         await pilot.pause()
         before = screen_lines(app)
@@ -300,8 +303,7 @@ async def test_keys_and_clicks_move_the_cursor_and_a_click_on_it_selects():
     async with app.run_test(size=(40, 10)) as pilot:
         moved: list[int] = []
         app.table.user_moved_cursor = lambda: moved.append(app.table.cursor_row)  # type: ignore[method-assign]
-        for n in range(12):
-            app.table.add_row(f"r{n}", row(n))
+        add_rows(app.table, 12)
         app.table.focus()
         await pilot.press("down", "down", "up", "ctrl+end", "pageup", "ctrl+home")
         assert moved == [1, 2, 1, 11, 6, 0]
@@ -325,8 +327,7 @@ async def test_a_cell_cut_to_fit_always_shows_it_with_an_ellipsis():
 async def test_the_scrollable_size_follows_rows_and_columns():
     app = One()
     async with app.run_test(size=(40, 10)) as pilot:
-        for n in range(7):
-            app.table.add_row(f"r{n}", row(n))
+        add_rows(app.table, 7)
         await pilot.pause()
         assert app.table.virtual_size == (16, 8)
         app.table.set_columns([TableColumn("a", "A", 30), TableColumn("b", "B", 6)])
